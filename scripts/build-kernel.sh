@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# build-kernel.sh test|bench: configure (tinyconfig + kconfig/base.config +
+# kconfig/FLAVOUR.config), check that every requested option reached
+# .config, build bzImage with ccache and install the uAPI headers.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+flavour=${1:-test}
+[ -f "$TOP/kconfig/$flavour.config" ] || die "no kconfig/$flavour.config"
+kout=$KOUT_BASE-$flavour
+frags="$TOP/kconfig/base.config $TOP/kconfig/$flavour.config"
+stamp=$kout/.fragments.stamp
+KMAKE=(make -C "$KSRC" O="$kout" -j"$(nproc)" -s CC="ccache gcc" HOSTCC="ccache gcc"
+       KBUILD_BUILD_TIMESTAMP="2026-01-01" KBUILD_BUILD_USER=build KBUILD_BUILD_HOST=unmapped-gmem)
+
+# Fail naming every option that did not end up as asked.
+verify_config()
+{
+	local line sym want have bad=0
+
+	# shellcheck disable=SC2086
+	while read -r line; do
+		case $line in
+		CONFIG_*=*)
+			sym=${line%%=*} want=${line#*=} ;;
+		"# CONFIG_"*" is not set")
+			sym=${line#\# } sym=${sym%% *} want=n ;;
+		*) continue ;;
+		esac
+		have=$(sed -n -e "s/^$sym=//p" -e "s/^# $sym is not set/n/p" "$kout/.config")
+		[ "${have:-n}" = "$want" ] && continue
+		echo "error: $sym=$want requested but .config has ${have:-it unset}" >&2
+		bad=1
+	done < <(cat $frags)
+	[ $bad = 0 ] || die "kernel config ($flavour) lacks requested options; check their dependencies"
+}
+
+mkdir -p "$kout"
+"$TOP/scripts/assemble-kernel.sh"
+# shellcheck disable=SC2086
+new=$(files_stamp $frags "$KSRC/Makefile")
+if [ ! -f "$kout/.config" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$new" ]; then
+	log "configuring the $flavour kernel"
+	rm -f "$stamp"
+	"${KMAKE[@]}" tinyconfig >/dev/null
+	# shellcheck disable=SC2086
+	(cd "$kout" && "$KSRC/scripts/kconfig/merge_config.sh" -m -O "$kout" .config $frags >/dev/null)
+	"${KMAKE[@]}" olddefconfig >/dev/null
+	verify_config
+	echo "$new" > "$stamp"
+fi
+log "building the $flavour kernel ($kout)"
+"${KMAKE[@]}" bzImage
+"${KMAKE[@]}" headers_install >/dev/null

@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: GPL-2.0
+# Paths, pins and helpers shared by every script. Source it; do not run it.
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT=${OUT:-$TOP/out}
+# Downloads and ccache survive `make clean`; only `make distclean` drops them.
+CACHE=${CACHE:-$OUT/cache}
+BUILD=$OUT/build
+RESULTS=$OUT/results
+
+# Pinned sources: Debian package, version, the file we keep, its SHA256.
+LINUX_PKG=linux-source-7.2
+LINUX_VER=7.2.13-1
+LINUX_DEB=linux-source-7.2_7.2.13-1_all.deb
+LINUX_SHA256=30a8c5fc63f9028a62e6d7b3f7f43bee67425dbce2a05fceba83f9b87c92083d
+LINUX_TAG=v7.2.13
+
+QEMU_PKG=qemu
+QEMU_VER=1:10.2.2+ds-1
+QEMU_TARBALL=qemu_10.2.2+ds.orig.tar.xz
+QEMU_SHA256=be05230fe47a6937cd29f28f562932c8125f9c93c2a82c625198f7a4aa601dfb
+
+KSRC=$BUILD/linux
+KOUT_BASE=$BUILD/kernel
+QSRC=$BUILD/qemu
+QOUT=$BUILD/qemu-build
+
+export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+
+# Debian's python, not a pyenv one: meson and kunit.py need its modules.
+PYTHON=/usr/bin/python3
+
+log()
+{
+	printf '==> %s\n' "$*" >&2
+}
+
+die()
+{
+	printf 'error: %s\n' "$*" >&2
+	exit 1
+}
+
+# Run as root, or through sudo when we are not.
+as_root()
+{
+	if [ "$(id -u)" = 0 ]; then
+		"$@"
+	else
+		sudo "$@"
+	fi
+}
+
+# Private apt configurations that never touch /etc/apt, on the mirror the
+# machine already uses:
+#   sid       - only for downloading pinned packages (never for installing);
+#   backports - the machine's own bookworm suites plus bookworm-backports,
+#               for installing meson and qemu-system-x86.
+apt_dir()
+{
+	echo "$CACHE/apt-$1"
+}
+
+# apt_private NAME apt-get|apt-cache ARGS...
+apt_private()
+{
+	local dir tool=$2
+	dir=$(apt_dir "$1")
+	shift 2
+	"$tool" -o Dir::Etc::SourceList="$dir/sources.list" \
+		-o Dir::Etc::SourceParts=/dev/null \
+		-o Dir::State::Lists="$dir/lists" \
+		-o Dir::Cache="$dir/cache" \
+		-o Dir::Etc::Preferences=/dev/null \
+		-o Dir::Etc::PreferencesParts=/dev/null \
+		-o APT::Sandbox::User=root \
+		"$@"
+}
+
+apt_private_setup()
+{
+	local name=$1 dir uri key=/usr/share/keyrings/debian-archive-keyring.gpg
+
+	dir=$(apt_dir "$name")
+	# Lists younger than a day are good enough.
+	if [ -n "$(find "$dir/lists" -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null)" ]; then
+		return 0
+	fi
+	uri=$(apt-get indextargets --format '$(REPO_URI) $(CODENAME)' |
+	      awk '$2 == "bookworm" { print $1; exit }')
+	[ -n "$uri" ] || die "no bookworm mirror in this machine's apt configuration"
+	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+	case $name in
+	sid)
+		echo "deb [signed-by=$key] $uri sid main"
+		echo "deb-src [signed-by=$key] $uri sid main"
+		;;
+	backports)
+		apt-get indextargets --format '$(REPO_URI) $(CODENAME)' |
+			awk '$2 ~ /^bookworm/ { print $1, $2 }' | sort -u |
+			while read -r u c; do
+				echo "deb [signed-by=$key] $u $c main"
+			done
+		echo "deb [signed-by=$key] $uri bookworm-backports main"
+		;;
+	esac > "$dir/sources.list"
+	log "updating private apt lists ($name) from $uri"
+	apt_private "$name" apt-get update -qq || die "apt-get update ($name) against $uri failed"
+}
+
+sha256_ok()
+{
+	[ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]
+}
+
+# Our kernel files live at their kernel paths below these top-level folders
+# of this repo (scripts/ is ours and not part of the overlay).
+KERNEL_OVERLAY_DIRS="Documentation arch include mm tools virt"
+
+# Fixed identities and dates keep the assembled tree's commits reproducible.
+export GIT_AUTHOR_NAME="unmapped-gmem build" GIT_AUTHOR_EMAIL="build@localhost"
+export GIT_COMMITTER_NAME="unmapped-gmem build" GIT_COMMITTER_EMAIL="build@localhost"
+export GIT_COMMITTER_DATE="2026-01-01T00:00:00Z"
+
+# A hash of the named files' contents (missing files count as empty).
+files_stamp()
+{
+	local f
+	for f in "$@"; do
+		printf '%s\n' "$f"
+		[ -f "$f" ] && cat "$f"
+	done | sha256sum | cut -d' ' -f1
+}
