@@ -10,7 +10,6 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-SERIES_DIR=$TOP/patches/linux
 STAMP=$BUILD/linux-series.stamp
 MANIFEST=$BUILD/linux-overlay.list
 
@@ -26,59 +25,7 @@ unpack_pristine()
 	dpkg-deb --fsys-tarfile "$deb" |
 		tar -xO ./usr/src/linux-source-7.2.tar.xz |
 		tar -xJ -C "$KSRC" --strip-components=1
-	git -C "$KSRC" init -q -b pristine-7.2.13
-	git -C "$KSRC" config gc.auto 0
-	git -C "$KSRC" add -A -f .
-	git -C "$KSRC" commit -q -m "Linux 7.2.13 (Debian $LINUX_PKG $LINUX_VER, pristine)"
-	git -C "$KSRC" tag pristine
-}
-
-series_patches()
-{
-	[ -f "$SERIES_DIR/series" ] || return 0
-	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$SERIES_DIR/series" |
-		while read -r p; do
-			[ -f "$SERIES_DIR/$p" ] || die "patches/linux/series names missing $p"
-			echo "$SERIES_DIR/$p"
-		done
-}
-
-# git am runs in a sparse worktree holding only the files the series
-# touches; the main tree then moves to the result, rewriting only files
-# whose contents differ.
-apply_series()
-{
-	local patches stamp wt files head
-
-	patches=$(series_patches)
-	# shellcheck disable=SC2086
-	stamp=$(files_stamp "$SERIES_DIR/series" $patches)
-	[ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$stamp" ] && return 0
-	rm -f "$STAMP"
-
-	head=$(git -C "$KSRC" rev-parse pristine)
-	if [ -n "$patches" ]; then
-		wt=$BUILD/linux-am
-		git -C "$KSRC" worktree remove -f "$wt" 2>/dev/null || rm -rf "$wt"
-		git -C "$KSRC" worktree prune
-		git -C "$KSRC" worktree add -q --no-checkout --detach "$wt" pristine
-		# shellcheck disable=SC2086
-		files=$(sed -n -e 's|^--- a/||p' -e 's|^+++ b/||p' $patches | sort -u)
-		# shellcheck disable=SC2086
-		git -C "$wt" sparse-checkout set --no-cone $files
-		for p in $patches; do
-			log "applying ${p#"$TOP"/}"
-			git -C "$wt" am -q --whitespace=nowarn "$p" ||
-				{
-					git -C "$wt" am --abort || true
-					die "patch ${p#"$TOP"/} does not apply to Linux 7.2.13 (plus the patches before it)"
-				}
-		done
-		head=$(git -C "$wt" rev-parse HEAD)
-		git -C "$KSRC" worktree remove -f "$wt"
-	fi
-	git -C "$KSRC" checkout -q -f --detach "$head"
-	echo "$stamp" > "$STAMP"
+	tree_commit_pristine "$KSRC" "Linux 7.2.13 (Debian $LINUX_PKG $LINUX_VER, pristine)"
 }
 
 copy_overlay()
@@ -108,5 +55,5 @@ copy_overlay()
 
 mkdir -p "$BUILD"
 unpack_pristine
-apply_series
+tree_apply_series "$KSRC" "$TOP/patches/linux" "$STAMP"
 copy_overlay

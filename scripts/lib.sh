@@ -132,3 +132,60 @@ files_stamp()
 		[ -f "$f" ] && cat "$f"
 	done | sha256sum | cut -d' ' -f1
 }
+
+# Make the freshly unpacked source in $1 a git repository whose one
+# commit, tagged "pristine", is the upstream release.
+tree_commit_pristine()
+{
+	git -C "$1" init -q -b pristine
+	git -C "$1" config gc.auto 0
+	git -C "$1" add -A -f .
+	git -C "$1" commit -q -m "$2"
+	git -C "$1" tag pristine
+}
+
+# tree_apply_series SRC SERIES_DIR STAMP: put SRC at "pristine" plus the
+# patches SERIES_DIR/series names, applied in order with git am. git am
+# runs in a sparse worktree holding only the files the series touches;
+# SRC then moves to the result, rewriting only files whose contents
+# differ, so an edit to one patch rebuilds only what that patch touches.
+tree_apply_series()
+{
+	local src=$1 dir=$2 stamp_file=$3 patches=() p stamp wt head
+
+	if [ -f "$dir/series" ]; then
+		while read -r p; do
+			[ -f "$dir/$p" ] || die "${dir#"$TOP"/}/series names a missing patch $p"
+			patches+=("$dir/$p")
+		done < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$dir/series")
+	fi
+	stamp=$(files_stamp "$dir/series" "${patches[@]}")
+	[ "$(cat "$stamp_file" 2>/dev/null)" = "$stamp" ] && return 0
+	rm -f "$stamp_file"
+
+	head=$(git -C "$src" rev-parse pristine)
+	if [ ${#patches[@]} -gt 0 ]; then
+		wt=$src-am
+		git -C "$src" worktree remove -f "$wt" 2>/dev/null || rm -rf "$wt"
+		git -C "$src" worktree prune
+		git -C "$src" worktree add -q --no-checkout --detach "$wt" pristine
+		# shellcheck disable=SC2046
+		git -C "$wt" sparse-checkout set --no-cone \
+			$(sed -n -e 's|^--- a/||p' -e 's|^+++ b/||p' "${patches[@]}" | sort -u)
+		for p in "${patches[@]}"; do
+			log "applying ${p#"$TOP"/}"
+			if ! git -C "$wt" am -q --whitespace=nowarn "$p"; then
+				git -C "$wt" am --abort || true
+				die "${p#"$TOP"/} does not apply (on top of pristine and the patches before it)"
+			fi
+		done
+		head=$(git -C "$wt" rev-parse HEAD)
+		git -C "$src" worktree remove -f "$wt"
+	fi
+	git -C "$src" checkout -q -f --detach "$head"
+	echo "$stamp" > "$stamp_file"
+}
+
+# Our scripts drive kbuild, kselftest and ninja themselves: do not leak the
+# top-level make's flags and variables (make check T=...) into them.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES

@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# unmapped-gmem: build our Linux 7.2.13 and QEMU 10.2.2 from pinned Debian
+# sources plus this repository, boot the kernel under QEMU TCG and test it.
+# Every target installs what is missing and rebuilds only what is stale.
+# Two cores: builds run one after the other, never in parallel.
+
+.NOTPARALLEL:
+SHELL := /bin/bash
+
+OUT	:= out
+KHDR	:= $(OUT)/build/kernel-test/usr/include
+DEMO	:= $(OUT)/build/demo
+
+# make check T="guest_memfd_test qemu_nested_boot": run only those tests.
+T ?=
+
+.PHONY: all deps kernel bench-kernel selftests qemu demo check run shell clean distclean
+
+all: kernel selftests qemu demo
+
+deps:
+	@scripts/install-deps.sh
+
+kernel: deps
+	@scripts/build-kernel.sh test
+
+bench-kernel: deps
+	@scripts/build-kernel.sh bench
+
+selftests: kernel
+	@scripts/build-selftests.sh test
+
+qemu: deps
+	@scripts/build-qemu.sh
+
+demo: kernel
+	@mkdir -p $(DEMO)
+	@gcc -O2 -Wall -Wextra -static -isystem $(KHDR) -o $(DEMO)/gmem_caps demo/gmem_caps.c
+	@scripts/build-initramfs.sh
+
+check: all
+	@scripts/check.sh $(T)
+
+run: kernel demo
+	@scripts/vm.sh -t 600 -- $(DEMO)/gmem_caps
+
+# An interactive root shell in the test VM (the host's filesystem, read-only).
+shell: kernel
+	@scripts/vm.sh
+
+# Keeps out/cache (downloads, ccache): nothing is downloaded again.
+clean:
+	rm -rf $(OUT)/build $(OUT)/results
+
+distclean:
+	rm -rf $(OUT)

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Unpack pristine QEMU 10.2.2 once (as a git repository), apply
+# qemu-patches/series with git am, and build x86_64-softmmu only, with KVM.
+# Reconfigures only when the configure options change; ninja rebuilds only
+# what a patch touched.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+CONFIGURE_OPTS=(--python="$PYTHON" --target-list=x86_64-softmmu
+	--without-default-features --enable-kvm --enable-fdt=system
+	--enable-pixman --disable-install-blobs --disable-docs
+	--disable-werror --disable-tools --disable-guest-agent)
+
+if ! git -C "$QSRC" rev-parse -q --verify pristine >/dev/null 2>&1; then
+	tarball=$("$TOP/scripts/fetch.sh" qemu)
+	log "unpacking pristine QEMU 10.2.2 into $QSRC"
+	rm -rf "$QSRC" "$QOUT"
+	mkdir -p "$QSRC"
+	tar -xJ -C "$QSRC" --strip-components=1 -f "$tarball"
+	tree_commit_pristine "$QSRC" "QEMU 10.2.2 (Debian $QEMU_PKG $QEMU_VER, pristine)"
+fi
+tree_apply_series "$QSRC" "$TOP/qemu-patches" "$BUILD/qemu-series.stamp"
+
+stamp=$(printf '%s\n' "${CONFIGURE_OPTS[@]}" | sha256sum | cut -d' ' -f1)
+if [ ! -f "$QOUT/build.ninja" ] || [ "$(cat "$QOUT/.configure.stamp" 2>/dev/null)" != "$stamp" ]; then
+	log "configuring QEMU ($QOUT)"
+	rm -rf "$QOUT"
+	mkdir -p "$QOUT"
+	(cd "$QOUT" && CC="ccache gcc" "$QSRC/configure" "${CONFIGURE_OPTS[@]}" > configure.log 2>&1) ||
+		die "QEMU configure failed; see $QOUT/configure.log"
+	echo "$stamp" > "$QOUT/.configure.stamp"
+fi
+log "building QEMU ($QOUT)"
+ninja -C "$QOUT" qemu-system-x86_64 > "$QOUT/ninja.log" 2>&1 ||
+	{ tail -40 "$QOUT/ninja.log" >&2; die "QEMU build failed; see $QOUT/ninja.log"; }

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# vm.sh [-f FLAVOUR] [-t SECONDS] [-w RWDIR] [-c CONSOLE_LOG] [-- CMD...]
+# Boot our FLAVOUR kernel (default test) under QEMU TCG (-cpu max emulates
+# SVM with nested paging, so kvm_amd runs inside) through virtme-ng, with
+# the host's root filesystem shared read-only. With CMD: run it as root,
+# headless, under a hard timeout, and exit with its status. Without CMD:
+# an interactive shell.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+flavour=test limit=1800 rwdir= console=
+while getopts f:t:w:c: opt; do
+	case $opt in
+	f) flavour=$OPTARG ;;
+	t) limit=$OPTARG ;;
+	w) rwdir=$OPTARG ;;
+	c) console=$OPTARG ;;
+	*) die "usage: $0 [-f FLAVOUR] [-t SECONDS] [-w RWDIR] [-c CONSOLE_LOG] [-- CMD...]" ;;
+	esac
+done
+shift $((OPTIND - 1))
+
+kernel=$KOUT_BASE-$flavour/arch/x86/boot/bzImage
+[ -f "$kernel" ] || die "no $kernel: run 'make kernel' first"
+
+args=(--run "$kernel" --disable-kvm --cpus "${VM_CPUS:-2}" --memory "${VM_MEM:-4G}"
+      --qemu-opts="-cpu max" --append "${VM_APPEND:-}")
+[ -n "$rwdir" ] && args+=(--rwdir "$rwdir")
+
+if [ $# = 0 ]; then
+	exec vng "${args[@]}"
+fi
+# --verbose puts the kernel's console on stderr: keep it, a crash that
+# never reaches the guest's own dmesg dump shows up there.
+args+=(--verbose --exec "$(printf '%q ' "$@")")
+if [ -n "$console" ]; then
+	timeout -k 30 "$limit" vng "${args[@]}" < /dev/null 2> "$console"
+else
+	timeout -k 30 "$limit" vng "${args[@]}" < /dev/null
+fi
