@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Unpack pristine QEMU 10.2.2 once (as a git repository), apply
+# Unpack QEMU 10.2.2 once as a git repository: the upstream tarball, then
+# the few Debian patches the blob-free tarball needs to build (tag
+# "pristine": Debian's source package base). Apply
 # qemu-patches/series with git am, and build x86_64-softmmu only, with KVM.
 # Reconfigures only when the configure options change; ninja rebuilds only
 # what a patch touched.
@@ -18,7 +20,14 @@ if ! git -C "$QSRC" rev-parse -q --verify pristine >/dev/null 2>&1; then
 	rm -rf "$QSRC" "$QOUT"
 	mkdir -p "$QSRC"
 	tar -xJ -C "$QSRC" --strip-components=1 -f "$tarball"
-	tree_commit_pristine "$QSRC" "QEMU 10.2.2 (Debian $QEMU_PKG $QEMU_VER, pristine)"
+	tree_commit_pristine "$QSRC" "QEMU 10.2.2 (Debian $QEMU_PKG $QEMU_VER, upstream tarball)"
+	for p in $QEMU_DEBIAN_PATCHES; do
+		tar -xJOf "${tarball%/*}/$QEMU_DEBIAN_TARBALL" "debian/patches/$p" |
+			git -C "$QSRC" apply --index ||
+			die "Debian's $p does not apply"
+	done
+	git -C "$QSRC" commit -q -m "Debian $QEMU_VER build patches: $QEMU_DEBIAN_PATCHES"
+	git -C "$QSRC" tag -f pristine >/dev/null
 fi
 tree_apply_series "$QSRC" "$TOP/qemu-patches" "$BUILD/qemu-series.stamp"
 

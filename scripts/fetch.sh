@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # fetch.sh linux|qemu: download a pinned Debian source into the cache (once)
-# and verify its SHA256. Prints the path of the verified file.
+# and verify its SHA256. Prints the path of the verified file (for qemu:
+# the upstream tarball; Debian's patch tarball lies beside it).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -26,16 +27,18 @@ fetch_linux()
 
 fetch_qemu()
 {
-	local f=$DL/$QEMU_TARBALL
+	local f=$DL/$QEMU_TARBALL d=$DL/$QEMU_DEBIAN_TARBALL
 
-	if ! sha256_ok "$f" "$QEMU_SHA256"; then
+	if ! sha256_ok "$f" "$QEMU_SHA256" || ! sha256_ok "$d" "$QEMU_DEBIAN_SHA256"; then
 		apt_private_setup sid
 		log "downloading source $QEMU_PKG=$QEMU_VER"
-		rm -f "$f"
+		rm -f "$f" "$d"
 		(cd "$DL" && apt_private sid apt-get source --download-only -qq "$QEMU_PKG=$QEMU_VER") ||
 			die "the registry does not serve source $QEMU_PKG version $QEMU_VER any more"
 		sha256_ok "$f" "$QEMU_SHA256" ||
 			die "$QEMU_PKG $QEMU_VER: SHA256 mismatch, expected $QEMU_SHA256"
+		sha256_ok "$d" "$QEMU_DEBIAN_SHA256" ||
+			die "$QEMU_PKG $QEMU_VER: SHA256 mismatch on $QEMU_DEBIAN_TARBALL"
 	fi
 	echo "$f"
 }

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Install the Debian packages the build and the test VM need, only those
 # that are missing. bookworm has most; meson (QEMU 10.2 needs >= 1.5) and
-# the outer qemu-system-x86 come from bookworm-backports; virtme-ng 1.41
+# the outer qemu-system-x86 come from bookworm-backports, with pycotap
+# (QEMU's configure wants it and the +ds tarball ships no wheels); virtme-ng 1.41
 # comes from sid but depends only on bookworm packages.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -11,7 +12,7 @@ BOOKWORM_PKGS="build-essential bc bison flex libelf-dev libssl-dev cpio
 	busybox-static ccache git xz-utils pkg-config rsync kmod
 	libglib2.0-dev libpixman-1-dev libfdt-dev ninja-build python3
 	python3-venv udev seabios ipxe-qemu"
-BACKPORTS_PKGS="meson qemu-system-x86"
+BACKPORTS_PKGS="meson python3-pycotap qemu-system-x86"
 VNG_VER=1.41
 
 missing()
@@ -26,7 +27,8 @@ missing()
 # Installed from backports, not bookworm: check the version too.
 backports_ok()
 {
-	dpkg --compare-versions "$(dpkg-query -W -f='${Version}' meson 2>/dev/null || echo 0)" ge 1.5 &&
+	[ -z "$(missing python3-pycotap)" ] &&
+		dpkg --compare-versions "$(dpkg-query -W -f='${Version}' meson 2>/dev/null || echo 0)" ge 1.5 &&
 		dpkg --compare-versions "$(dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null || echo 0)" ge 1:10.0
 }
 

@@ -19,6 +19,11 @@ QEMU_PKG=qemu
 QEMU_VER=1:10.2.2+ds-1
 QEMU_TARBALL=qemu_10.2.2+ds.orig.tar.xz
 QEMU_SHA256=be05230fe47a6937cd29f28f562932c8125f9c93c2a82c625198f7a4aa601dfb
+QEMU_DEBIAN_TARBALL=qemu_10.2.2+ds-1.debian.tar.xz
+QEMU_DEBIAN_SHA256=ddf75aceab4f8f77374f3cb34fc97b41514895aeb293ce8b2ddd5e072bb0f5c0
+# Debian's own patches our QEMU base needs: the +ds tarball has no firmware
+# blobs (edk2, dtb), so the build must not try to unpack or install them.
+QEMU_DEBIAN_PATCHES="skip-unpack-edk2-blobs.patch skip-install-dtb.patch"
 
 KSRC=$BUILD/linux
 KOUT_BASE=$BUILD/kernel
@@ -137,7 +142,7 @@ files_stamp()
 # commit, tagged "pristine", is the upstream release.
 tree_commit_pristine()
 {
-	git -C "$1" init -q -b pristine
+	git -C "$1" init -q -b upstream
 	git -C "$1" config gc.auto 0
 	git -C "$1" add -A -f .
 	git -C "$1" commit -q -m "$2"
