@@ -177,6 +177,7 @@ tree_apply_series()
 		# shellcheck disable=SC2046
 		git -C "$wt" sparse-checkout set --no-cone \
 			$(sed -n -e 's|^--- a/||p' -e 's|^+++ b/||p' "${patches[@]}" | sort -u)
+		git -C "$wt" reset -q --hard
 		for p in "${patches[@]}"; do
 			log "applying ${p#"$TOP"/}"
 			if ! git -C "$wt" am -q --whitespace=nowarn "$p"; then
