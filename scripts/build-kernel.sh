@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# build-kernel.sh test|bench: configure (tinyconfig + kconfig/base.config +
-# kconfig/FLAVOUR.config), check that every requested option reached
-# .config, build bzImage with ccache and install the uAPI headers.
+# build-kernel.sh test|bench [TARGET...]: configure (tinyconfig +
+# kconfig/base.config + kconfig/FLAVOUR.config), check that every requested
+# option reached .config, then build bzImage with ccache and install the
+# uAPI headers, or build only the kbuild TARGETs given (e.g.
+# "W=1 mm/unmapped_alloc.o").
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 flavour=${1:-test}
+shift || true
 [ -f "$TOP/kconfig/$flavour.config" ] || die "no kconfig/$flavour.config"
 kout=$KOUT_BASE-$flavour
 frags="$TOP/kconfig/base.config $TOP/kconfig/$flavour.config"
@@ -49,6 +52,10 @@ if [ ! -f "$kout/.config" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$new" ]; then
 	"${KMAKE[@]}" olddefconfig >/dev/null
 	verify_config
 	echo "$new" > "$stamp"
+fi
+if [ $# -gt 0 ]; then
+	"${KMAKE[@]}" "$@"
+	exit
 fi
 log "building the $flavour kernel ($kout)"
 "${KMAKE[@]}" bzImage

@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for unmapped_alloc(). Included from mm/unmapped_alloc.c so
+ * that they can look at the pools. Every case starts and ends with empty
+ * pools and checks the direct map itself with kernel_page_present().
+ */
+#include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/kthread.h>
+#include <linux/random.h>
+
+static unsigned int saved_free_blocks_max;
+
+static unsigned long vm_event(enum vm_event_item item)
+{
+	unsigned long *ev, val;
+
+	ev = kmalloc_array(NR_VM_EVENT_ITEMS, sizeof(*ev), GFP_KERNEL);
+	if (!ev)
+		return ULONG_MAX;
+	all_vm_events(ev);
+	val = ev[item];
+	kfree(ev);
+	return val;
+}
+
+/*
+ * Exact counts from the blocks themselves: the vmstat counters are per-cpu
+ * and may lag behind.
+ */
+static unsigned long pool_count(bool free_only)
+{
+	struct unmapped_block *b;
+	unsigned long index = 0, nr = 0;
+
+	rcu_read_lock();
+	mt_for_each(&blocks_by_pfn, b, index, ULONG_MAX)
+		nr += free_only ? READ_ONCE(b->nr_free) : block_pages(b);
+	rcu_read_unlock();
+	return nr;
+}
+
+static unsigned long pool_free_pages(void)
+{
+	return pool_count(true);
+}
+
+static unsigned long pool_pages(void)
+{
+	return pool_count(false);
+}
+
+static bool pages_present(struct page *page, unsigned int nr, bool present)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		if (kernel_page_present(page + i) != present)
+			return false;
+	return true;
+}
+
+/* Read or write unmapped pages through a mapping of their own. */
+static void *map_pages(struct page *page, unsigned int nr)
+{
+	struct page **pages;
+	unsigned int i;
+	void *addr;
+
+	pages = kmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return NULL;
+	for (i = 0; i < nr; i++)
+		pages[i] = page + i;
+	addr = vmap(pages, nr, VM_MAP, PAGE_KERNEL);
+	kfree(pages);
+	return addr;
+}
+
+static void unmap_pages(void *addr)
+{
+	vunmap(addr);
+	vm_unmap_aliases();
+}
+
+static bool pages_zero(struct page *page, unsigned int nr)
+{
+	void *addr = map_pages(page, nr);
+	bool zero;
+
+	if (!addr)
+		return false;
+	zero = !memchr_inv(addr, 0, (size_t)nr * PAGE_SIZE);
+	unmap_pages(addr);
+	return zero;
+}
+
+static void pages_fill(struct page *page, unsigned int nr, int c)
+{
+	void *addr = map_pages(page, nr);
+
+	if (addr) {
+		memset(addr, c, (size_t)nr * PAGE_SIZE);
+		unmap_pages(addr);
+	}
+}
+
+static int unmapped_test_init(struct kunit *test)
+{
+	if (!unmapped_alloc_available())
+		kunit_skip(test, "the direct map cannot be changed here");
+	/* Keep free blocks until a test releases them itself. */
+	saved_free_blocks_max = free_blocks_max;
+	WRITE_ONCE(free_blocks_max, UINT_MAX);
+	flush_work(&release_work);
+	unmapped_release_all();
+	KUNIT_ASSERT_EQ(test, atomic_long_read(&nr_blocks_total), 0);
+	return 0;
+}
+
+static void unmapped_test_exit(struct kunit *test)
+{
+	unmapped_release_all();
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 0);
+	KUNIT_EXPECT_EQ(test, pool_pages(), 0);
+	KUNIT_EXPECT_EQ(test, pool_free_pages(), 0);
+	WRITE_ONCE(free_blocks_max, saved_free_blocks_max);
+}
+
+static void alloc_free_every_order(struct kunit *test)
+{
+	unsigned int order;
+	struct page *page;
+
+	for (order = 0; order <= BLOCK_ORDER; order++) {
+		page = unmapped_alloc(GFP_KERNEL, order);
+		KUNIT_ASSERT_NOT_NULL_MSG(test, page, "order %u", order);
+		KUNIT_EXPECT_EQ(test, page_ref_count(page), 1);
+		KUNIT_EXPECT_TRUE(test, PageUnmapped(page));
+		unmapped_free(page, order);
+	}
+	KUNIT_EXPECT_EQ(test, pool_free_pages(), pool_pages());
+}
+
+static void handed_out_pages_not_present(struct kunit *test)
+{
+	static const unsigned int orders[] = { 0, 1, 3, 5, BLOCK_ORDER };
+	struct page *pages[ARRAY_SIZE(orders)];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(orders); i++) {
+		pages[i] = unmapped_alloc(GFP_KERNEL, orders[i]);
+		KUNIT_ASSERT_NOT_NULL(test, pages[i]);
+		KUNIT_EXPECT_TRUE_MSG(test, pages_present(pages[i], 1U << orders[i], false),
+				      "a page of order %u is in the direct map", orders[i]);
+	}
+	for (i = 0; i < ARRAY_SIZE(orders); i++)
+		unmapped_free(pages[i], orders[i]);
+}
+
+static void present_again_after_release(struct kunit *test)
+{
+	struct unmapped_block *b;
+	struct page *page, *first;
+	unsigned int nr;
+
+	page = unmapped_alloc(GFP_KERNEL, 0);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	b = mtree_load(&blocks_by_pfn, page_to_pfn(page));
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	first = block_page(b, 0);
+	nr = block_pages(b);
+	KUNIT_EXPECT_TRUE(test, pages_present(first, nr, false));
+
+	pages_fill(page, 1, 0x5a);
+	unmapped_free(page, 0);
+	/* Free but still pooled: still unmapped. */
+	KUNIT_EXPECT_TRUE(test, pages_present(first, nr, false));
+	KUNIT_EXPECT_EQ(test, unmapped_release_all(), nr);
+	/*
+	 * Back in the buddy allocator: mapped, and scrubbed before it was
+	 * mapped again, unless debugging options unmap or fill free pages.
+	 */
+	if (debug_pagealloc_enabled() || want_init_on_free() ||
+	    page_poisoning_enabled())
+		return;
+	KUNIT_EXPECT_TRUE(test, pages_present(first, nr, true));
+	KUNIT_EXPECT_NULL(test, memchr_inv(page_address(page), 0, PAGE_SIZE));
+}
+
+static void zero_flag_gives_zeroed_pages(struct kunit *test)
+{
+	unsigned long scrubbed;
+	struct page *block, *page;
+
+	/* A fresh block is zeroed while still mapped. */
+	block = unmapped_alloc(GFP_KERNEL | __GFP_ZERO, BLOCK_ORDER);
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	KUNIT_EXPECT_TRUE(test, pages_zero(block, BLOCK_PAGES));
+
+	/* Every free page of the pool is now dirty... */
+	pages_fill(block, BLOCK_PAGES, 0xa5);
+	unmapped_free(block, BLOCK_ORDER);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 1);
+
+	/* ...so a zeroed page must be scrubbed through a private mapping. */
+	scrubbed = vm_event(UNMAPPED_SCRUB);
+	page = unmapped_alloc(GFP_KERNEL | __GFP_ZERO, 2);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 1);
+	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_SCRUB) - scrubbed, BLOCK_PAGES);
+	KUNIT_EXPECT_TRUE(test, pages_zero(page, 4));
+	KUNIT_EXPECT_TRUE(test, pages_present(page, 4, false));
+	unmapped_free(page, 2);
+
+	/* Without __GFP_ZERO nothing is zeroed for the caller. */
+	scrubbed = vm_event(UNMAPPED_SCRUB);
+	page = unmapped_alloc(GFP_KERNEL, 2);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_SCRUB), scrubbed);
+	unmapped_free(page, 2);
+}
+
+static void one_flush_per_refill(struct kunit *test)
+{
+	const unsigned int nr = 3 * BLOCK_PAGES;
+	unsigned long flushes, refills, fallbacks;
+	struct page **pages;
+	unsigned int i;
+
+	pages = kunit_kmalloc_array(test, nr, sizeof(*pages), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pages);
+	flushes = vm_event(UNMAPPED_TLB_FLUSH);
+	refills = vm_event(UNMAPPED_REFILL);
+	fallbacks = vm_event(UNMAPPED_REFILL_FALLBACK);
+	for (i = 0; i < nr; i++) {
+		pages[i] = unmapped_alloc(GFP_KERNEL, 0);
+		KUNIT_ASSERT_NOT_NULL(test, pages[i]);
+	}
+	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_REFILL_FALLBACK), fallbacks);
+	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_REFILL) - refills, 3);
+	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_TLB_FLUSH) - flushes, 3);
+	for (i = 0; i < nr; i++)
+		unmapped_free(pages[i], 0);
+	unmapped_release_all();
+
+	/* Several blocks unmapped together share one flush. */
+	flushes = vm_event(UNMAPPED_TLB_FLUSH);
+	KUNIT_EXPECT_EQ(test, unmapped_prefill(4), 4);
+	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_TLB_FLUSH) - flushes, 1);
+}
+
+static void direct_map_not_split(struct kunit *test)
+{
+#ifdef CONFIG_X86
+	const unsigned int nr = 4096;
+	unsigned long splits;
+	struct page **pages;
+	unsigned int i;
+
+	pages = kunit_kmalloc_array(test, nr, sizeof(*pages), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pages);
+	splits = vm_event(DIRECT_MAP_LEVEL2_SPLIT);
+	for (i = 0; i < nr; i++) {
+		pages[i] = unmapped_alloc(GFP_KERNEL, 0);
+		KUNIT_ASSERT_NOT_NULL(test, pages[i]);
+	}
+	for (i = 0; i < nr; i++)
+		unmapped_free(pages[i], 0);
+	unmapped_release_all();
+	KUNIT_EXPECT_EQ(test, vm_event(DIRECT_MAP_LEVEL2_SPLIT), splits);
+#else
+	kunit_skip(test, "direct-map split counters are x86 only");
+#endif
+}
+
+static void shrinker_releases_only_free_blocks(struct kunit *test)
+{
+	struct shrink_control sc = {
+		.gfp_mask = GFP_KERNEL,
+		.nr_to_scan = ULONG_MAX,
+	};
+	struct page *page, *block;
+	unsigned long freed;
+
+	page = unmapped_alloc(GFP_KERNEL, 0);		/* a partly used block */
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	block = unmapped_alloc(GFP_KERNEL, BLOCK_ORDER);	/* a second one */
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	unmapped_free(block, BLOCK_ORDER);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 2);
+
+	sc.nid = page_to_nid(block);
+	KUNIT_EXPECT_EQ(test, unmapped_shrink_count(NULL, &sc), BLOCK_PAGES);
+	freed = unmapped_shrink_scan(NULL, &sc);
+	KUNIT_EXPECT_EQ(test, freed, BLOCK_PAGES);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 1);
+	if (!debug_pagealloc_enabled())
+		KUNIT_EXPECT_TRUE(test, pages_present(block, BLOCK_PAGES, true));
+	KUNIT_EXPECT_TRUE(test, pages_present(page, 1, false));
+	KUNIT_EXPECT_EQ(test, unmapped_shrink_count(NULL, &sc), SHRINK_EMPTY);
+	unmapped_free(page, 0);
+}
+
+struct stress_arg {
+	struct completion done;
+	unsigned int iterations;
+	unsigned int failures;
+};
+
+static int stress_thread(void *data)
+{
+	struct stress_arg *arg = data;
+	struct page *held[16] = { };
+	unsigned int orders[16] = { };
+	unsigned int i, slot;
+
+	for (i = 0; i < arg->iterations; i++) {
+		slot = get_random_u32_below(ARRAY_SIZE(held));
+		if (held[slot]) {
+			unmapped_free(held[slot], orders[slot]);
+			held[slot] = NULL;
+			continue;
+		}
+		orders[slot] = get_random_u32_below(4);
+		held[slot] = unmapped_alloc(GFP_KERNEL | (i & 1 ? __GFP_ZERO : 0),
+					    orders[slot]);
+		if (!held[slot] ||
+		    !pages_present(held[slot], 1U << orders[slot], false))
+			arg->failures++;
+		cond_resched();
+	}
+	for (slot = 0; slot < ARRAY_SIZE(held); slot++)
+		if (held[slot])
+			unmapped_free(held[slot], orders[slot]);
+	complete(&arg->done);
+	return 0;
+}
+
+static void concurrent_alloc_free(struct kunit *test)
+{
+	struct stress_arg args[4];
+	struct task_struct *t;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(args); i++) {
+		init_completion(&args[i].done);
+		args[i].iterations = 2000;
+		args[i].failures = 0;
+		t = kthread_run(stress_thread, &args[i], "unmapped-test/%u", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	}
+	/* Meanwhile, release free blocks while the threads allocate. */
+	for (i = 0; i < 20; i++) {
+		unmapped_release_all();
+		usleep_range(5000, 10000);
+	}
+	for (i = 0; i < ARRAY_SIZE(args); i++) {
+		wait_for_completion(&args[i].done);
+		KUNIT_EXPECT_EQ(test, args[i].failures, 0);
+	}
+	KUNIT_EXPECT_EQ(test, pool_free_pages(), pool_pages());
+}
+
+static void bad_input_fails_cleanly(struct kunit *test)
+{
+	unsigned long pool = pool_pages();
+
+	KUNIT_EXPECT_NULL(test, unmapped_alloc(GFP_KERNEL, BLOCK_ORDER + 1));
+	KUNIT_EXPECT_NULL(test, unmapped_alloc(GFP_KERNEL, UINT_MAX));
+	KUNIT_EXPECT_NULL(test, unmapped_alloc(GFP_KERNEL | __GFP_DMA32, 0));
+	KUNIT_EXPECT_NULL(test, unmapped_alloc(GFP_KERNEL | __GFP_DMA, 0));
+	KUNIT_EXPECT_NULL(test, unmapped_alloc(GFP_HIGHUSER_MOVABLE, 0));
+	KUNIT_EXPECT_NULL(test, unmapped_alloc_node(GFP_KERNEL, 0, MAX_NUMNODES));
+	KUNIT_EXPECT_EQ(test, pool_pages(), pool);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 0);
+}
+
+static void nonblocking_uses_only_the_pool(struct kunit *test)
+{
+	struct page *page;
+
+	KUNIT_EXPECT_NULL(test, unmapped_alloc(GFP_NOWAIT, 0));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 0);
+	KUNIT_ASSERT_EQ(test, unmapped_prefill(1), 1);
+	page = unmapped_alloc(GFP_NOWAIT | __GFP_ZERO, 0);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_TRUE(test, pages_zero(page, 1));
+	unmapped_free(page, 0);
+}
+
+static void final_folio_put_returns_to_pool(struct kunit *test)
+{
+	unsigned long free_before;
+	struct folio *folio;
+	unsigned int order;
+
+	for (order = 0; order <= 2; order += 2) {
+		folio = unmapped_folio_alloc(GFP_KERNEL, order, NUMA_NO_NODE);
+		KUNIT_ASSERT_NOT_NULL(test, folio);
+		KUNIT_EXPECT_EQ(test, folio_order(folio), order);
+		free_before = pool_free_pages();
+		folio_get(folio);
+		folio_put(folio);
+		KUNIT_EXPECT_EQ(test, pool_free_pages(), free_before);
+		folio_put(folio);
+		KUNIT_EXPECT_EQ(test, pool_free_pages(),
+				free_before + (1UL << order));
+		KUNIT_EXPECT_EQ(test, pool_free_pages(), pool_pages());
+	}
+}
+
+static struct kunit_case unmapped_alloc_cases[] = {
+	KUNIT_CASE(alloc_free_every_order),
+	KUNIT_CASE(handed_out_pages_not_present),
+	KUNIT_CASE(present_again_after_release),
+	KUNIT_CASE(zero_flag_gives_zeroed_pages),
+	KUNIT_CASE(one_flush_per_refill),
+	KUNIT_CASE(direct_map_not_split),
+	KUNIT_CASE(shrinker_releases_only_free_blocks),
+	KUNIT_CASE(concurrent_alloc_free),
+	KUNIT_CASE(bad_input_fails_cleanly),
+	KUNIT_CASE(nonblocking_uses_only_the_pool),
+	KUNIT_CASE(final_folio_put_returns_to_pool),
+	{}
+};
+
+static struct kunit_suite unmapped_alloc_suite = {
+	.name = "unmapped_alloc",
+	.init = unmapped_test_init,
+	.exit = unmapped_test_exit,
+	.test_cases = unmapped_alloc_cases,
+};
+
+kunit_test_suite(unmapped_alloc_suite);

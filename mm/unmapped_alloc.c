@@ -1,0 +1,837 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Pages that are not in the kernel's direct map.
+ *
+ * Taking a page out of the direct map costs a TLB flush and, unless a whole
+ * PMD-sized range changes at once, splits the direct map's large mapping
+ * into 4 KiB ones for good. So pages are not unmapped one by one: per-node
+ * pools take PMD-sized blocks from the page allocator, unmap each block
+ * whole (one PMD entry flips, nothing splits), flush the TLB once per
+ * refill, and hand out pages from the blocks. A freed page goes back to its
+ * block, still unmapped, whichever path frees it (the page allocator calls
+ * unmapped_free_prepared()). A block whose pages are all free can go back
+ * to the page allocator once the pages users wrote to are scrubbed and the
+ * block is in the direct map again.
+ *
+ * Locking: each node's pool has a spinlock, taken with interrupts off
+ * because the final put of a folio may happen in any context. Nothing
+ * sleeps under it: refill, scrub and release work outside it on blocks
+ * they have taken off the pool's lists.
+ */
+
+#define pr_fmt(fmt) "unmapped_alloc: " fmt
+
+#include <linux/kobject.h>
+#include <linux/maple_tree.h>
+#include <linux/memcontrol.h>
+#include <linux/mempolicy.h>
+#include <linux/mm.h>
+#include <linux/page_owner.h>
+#include <linux/page_table_check.h>
+#include <linux/sched/mm.h>
+#include <linux/set_memory.h>
+#include <linux/shrinker.h>
+#include <linux/slab.h>
+#include <linux/sysfs.h>
+#include <linux/unmapped_alloc.h>
+#include <linux/vmalloc.h>
+#include <linux/vmstat.h>
+#include <linux/workqueue.h>
+#include <asm/tlbflush.h>
+
+#include "internal.h"
+
+/* A block is what one direct-map PMD entry maps. */
+#define BLOCK_ORDER	PMD_ORDER
+#define BLOCK_PAGES	BIT(BLOCK_ORDER)
+static_assert(BLOCK_ORDER <= MAX_PAGE_ORDER);
+
+/* GFP bits a pool cannot honour: its pages are unmovable, in any zone. */
+#define UNMAPPED_GFP_REFUSED	(__GFP_DMA | __GFP_DMA32 | __GFP_MOVABLE)
+
+struct unmapped_block {
+	struct list_head list;		/* on its pool's partial or free list */
+	unsigned long pfn;		/* first page */
+	unsigned int order;		/* BLOCK_ORDER, smaller for a fallback */
+	unsigned int nr_free;
+	unsigned int nr_zeroed;
+	int nid;
+	DECLARE_BITMAP(used, BLOCK_PAGES);	/* handed out (or being scrubbed) */
+	DECLARE_BITMAP(zeroed, BLOCK_PAGES);	/* free and known to be zero */
+	DECLARE_BITMAP(dirty, BLOCK_PAGES);	/* free, may hold a user's data */
+};
+
+struct unmapped_pool {
+	spinlock_t lock;		/* the lists, and their blocks' counts and maps */
+	struct list_head partial;	/* blocks with free and used pages */
+	struct list_head free;		/* blocks with every page free */
+	unsigned long nr_blocks;
+	unsigned long nr_free_blocks;
+};
+
+static struct unmapped_pool *pools[MAX_NUMNODES];
+static bool pools_ready __ro_after_init;
+
+/* Which block a page belongs to, for frees: pfn range -> block. */
+static struct maple_tree blocks_by_pfn = MTREE_INIT(blocks_by_pfn, MT_FLAGS_USE_RCU);
+
+/* Operator knobs, see Documentation/admin-guide/mm/unmapped_alloc.rst. */
+static unsigned int free_blocks_max = 8;	/* per node, kept after frees */
+static unsigned long max_blocks;		/* all nodes; 0: no limit */
+static atomic_long_t nr_blocks_total;
+
+static void release_excess_blocks(struct work_struct *work);
+static DECLARE_WORK(release_work, release_excess_blocks);
+
+static unsigned int block_pages(const struct unmapped_block *b)
+{
+	return 1U << b->order;
+}
+
+static struct page *block_page(const struct unmapped_block *b, unsigned int i)
+{
+	return pfn_to_page(b->pfn + i);
+}
+
+/* Take @b off its pool's lists before changing its free pages... */
+static void pool_unlink(struct unmapped_pool *pool, struct unmapped_block *b)
+{
+	lockdep_assert_held(&pool->lock);
+	if (b->nr_free == block_pages(b))
+		pool->nr_free_blocks--;
+	list_del_init(&b->list);
+}
+
+/* ...and put it back on the list that matches them afterwards. */
+static void pool_link(struct unmapped_pool *pool, struct unmapped_block *b)
+{
+	lockdep_assert_held(&pool->lock);
+	if (b->nr_free == block_pages(b)) {
+		list_add(&b->list, &pool->free);
+		pool->nr_free_blocks++;
+	} else if (b->nr_free) {
+		list_add(&b->list, &pool->partial);
+	}
+}
+
+static bool range_all_set(const unsigned long *map, unsigned int start,
+			  unsigned int nr)
+{
+	return find_next_zero_bit(map, start + nr, start) >= start + nr;
+}
+
+/*
+ * The first naturally aligned run of 2^@order free pages in @b, or -1.
+ * With @want_zero, only a run of pages known to be zero.
+ */
+static int block_find(struct unmapped_block *b, unsigned int order,
+		      bool want_zero)
+{
+	unsigned int n = block_pages(b), nr = 1U << order, i;
+
+	if (b->nr_free < nr || (want_zero && b->nr_zeroed < nr))
+		return -1;
+	if (!want_zero) {
+		i = bitmap_find_next_zero_area(b->used, n, 0, nr, nr - 1);
+		return i < n ? i : -1;
+	}
+	if (!order) {
+		i = find_first_bit(b->zeroed, n);
+		return i < n ? i : -1;
+	}
+	for (i = 0; i < n; i += nr)
+		if (range_all_set(b->zeroed, i, nr))
+			return i;
+	return -1;
+}
+
+/* Mark pages [@start, @start + @nr) of @b used. */
+static void block_take(struct unmapped_block *b, unsigned int start,
+		       unsigned int nr)
+{
+	b->nr_zeroed -= bitmap_weight_from(b->zeroed, start, start + nr);
+	b->nr_free -= nr;
+	bitmap_set(b->used, start, nr);
+	bitmap_clear(b->zeroed, start, nr);
+	bitmap_clear(b->dirty, start, nr);
+}
+
+/*
+ * Take a run of 2^@order pages, known to be zero if @want_zero, from @pool.
+ * Partly used blocks go first, so that free ones stay whole for release.
+ */
+static struct page *pool_take(struct unmapped_pool *pool, unsigned int order,
+			      bool want_zero)
+{
+	struct list_head *lists[] = { &pool->partial, &pool->free };
+	struct unmapped_block *b;
+	struct page *page = NULL;
+	unsigned long flags;
+	int i, start;
+
+	spin_lock_irqsave(&pool->lock, flags);
+	for (i = 0; i < ARRAY_SIZE(lists) && !page; i++) {
+		list_for_each_entry(b, lists[i], list) {
+			start = block_find(b, order, want_zero);
+			if (start < 0)
+				continue;
+			pool_unlink(pool, b);
+			block_take(b, start, 1U << order);
+			pool_link(pool, b);
+			page = block_page(b, start);
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&pool->lock, flags);
+	if (page)
+		mod_node_page_state(page_pgdat(page), NR_UNMAPPED_FREE,
+				    -(1L << order));
+	return page;
+}
+
+/*
+ * Zero @nr unmapped pages through a short-lived mapping of their own. The
+ * mapping's TLB entries are flushed before returning, so no alias to pages
+ * that will hold a user's data outlives this call.
+ */
+static int zero_unmapped_pages(struct page **pages, unsigned int nr)
+{
+	unsigned int i;
+	void *addr;
+
+	addr = vmap(pages, nr, VM_MAP, PAGE_KERNEL);
+	if (!addr)
+		return -ENOMEM;
+	for (i = 0; i < nr; i++)
+		clear_page(addr + i * PAGE_SIZE);
+	vunmap(addr);
+	vm_unmap_aliases();
+	count_vm_event(UNMAPPED_TLB_FLUSH);
+	count_vm_events(UNMAPPED_SCRUB, nr);
+	return 0;
+}
+
+/* Zero the pages of @b whose bits are set in @todo; false on failure. */
+static bool block_zero(struct unmapped_block *b, const unsigned long *todo,
+		       unsigned int nr)
+{
+	struct page **pages;
+	unsigned int i, j = 0;
+	int err;
+
+	pages = kmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return false;
+	for_each_set_bit(i, todo, block_pages(b))
+		pages[j++] = block_page(b, i);
+	err = zero_unmapped_pages(pages, nr);
+	kfree(pages);
+	return !err;
+}
+
+/*
+ * Zero the free pages of one block that are not known to be zero, if there
+ * are any. They are marked used while the lock is dropped, so that nobody
+ * takes them and the block cannot be released meanwhile.
+ */
+static bool pool_scrub_one(struct unmapped_pool *pool)
+{
+	struct list_head *lists[] = { &pool->partial, &pool->free };
+	struct unmapped_block *b, *found = NULL;
+	DECLARE_BITMAP(todo, BLOCK_PAGES);
+	unsigned int n = 0, nr = 0;
+	unsigned long flags;
+	bool ok;
+	int i;
+
+	spin_lock_irqsave(&pool->lock, flags);
+	for (i = 0; i < ARRAY_SIZE(lists) && !found; i++)
+		list_for_each_entry(b, lists[i], list)
+			if (b->nr_free > b->nr_zeroed) {
+				found = b;
+				break;
+			}
+	if (found) {
+		b = found;
+		n = block_pages(b);
+		bitmap_or(todo, b->used, b->zeroed, n);
+		bitmap_complement(todo, todo, n);
+		nr = bitmap_weight(todo, n);
+		pool_unlink(pool, b);
+		bitmap_or(b->used, b->used, todo, n);
+		b->nr_free -= nr;
+		pool_link(pool, b);
+	}
+	spin_unlock_irqrestore(&pool->lock, flags);
+	if (!found)
+		return false;
+
+	ok = block_zero(b, todo, nr);
+
+	spin_lock_irqsave(&pool->lock, flags);
+	pool_unlink(pool, b);
+	bitmap_andnot(b->used, b->used, todo, n);
+	if (ok) {
+		bitmap_or(b->zeroed, b->zeroed, todo, n);
+		bitmap_andnot(b->dirty, b->dirty, todo, n);
+		b->nr_zeroed += nr;
+	}
+	b->nr_free += nr;
+	pool_link(pool, b);
+	spin_unlock_irqrestore(&pool->lock, flags);
+	return ok;
+}
+
+static void free_block_pages(struct page *page, unsigned int order)
+{
+	unsigned int i;
+
+	for (i = 0; i < (1U << order); i++) {
+		set_page_refcounted(page + i);
+		__free_page(page + i);
+	}
+}
+
+/*
+ * Take a block from the page allocator and unmap it, without flushing the
+ * TLB: the caller flushes once for all the blocks it creates. Falls back to
+ * smaller blocks, down to @min_order, only when no PMD-sized one is free.
+ */
+static struct unmapped_block *block_create(int nid, gfp_t gfp,
+					   unsigned int min_order)
+{
+	gfp_t bgfp = (gfp & ~(__GFP_COMP | __GFP_ACCOUNT)) | __GFP_NOWARN;
+	struct unmapped_block *b;
+	unsigned int order, i;
+	struct page *page;
+
+	if (max_blocks && atomic_long_read(&nr_blocks_total) >= max_blocks)
+		return NULL;
+
+	b = kzalloc_node(sizeof(*b), GFP_KERNEL, nid);
+	if (!b)
+		return NULL;
+	for (order = BLOCK_ORDER; ; order--) {
+		page = alloc_pages_node(nid, order > min_order ?
+					bgfp | __GFP_NORETRY : bgfp, order);
+		if (page || order == min_order)
+			break;
+	}
+	if (!page)
+		goto free_desc;
+	if (order < BLOCK_ORDER)
+		count_vm_event(UNMAPPED_REFILL_FALLBACK);
+
+	b->pfn = page_to_pfn(page);
+	b->order = order;
+	b->nid = page_to_nid(page);
+	b->nr_free = block_pages(b);
+	INIT_LIST_HEAD(&b->list);
+	if (gfp & __GFP_ZERO) {
+		bitmap_set(b->zeroed, 0, block_pages(b));
+		b->nr_zeroed = block_pages(b);
+	}
+
+	/* Pool pages are frozen order-0 pages, like free pages in the buddy. */
+	split_page(page, order);
+	for (i = 0; i < block_pages(b); i++)
+		set_page_count(page + i, 0);
+
+	if (mtree_store_range(&blocks_by_pfn, b->pfn,
+			      b->pfn + block_pages(b) - 1, b, GFP_KERNEL))
+		goto free_pages;
+	/* A whole, aligned PMD range: the PMD entry flips, nothing splits. */
+	if (set_direct_map_valid_noflush(page, block_pages(b), false)) {
+		set_direct_map_valid_noflush(page, block_pages(b), true);
+		mtree_erase(&blocks_by_pfn, b->pfn);
+		goto free_pages;
+	}
+
+	atomic_long_inc(&nr_blocks_total);
+	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_POOL, block_pages(b));
+	count_vm_event(UNMAPPED_REFILL);
+	return b;
+
+free_pages:
+	free_block_pages(page, order);
+free_desc:
+	kfree(b);
+	return NULL;
+}
+
+static void pool_add_block(struct unmapped_block *b)
+{
+	struct unmapped_pool *pool = pools[b->nid];
+	unsigned long flags;
+
+	spin_lock_irqsave(&pool->lock, flags);
+	pool->nr_blocks++;
+	pool_link(pool, b);
+	spin_unlock_irqrestore(&pool->lock, flags);
+	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_FREE, b->nr_free);
+}
+
+static void flush_after_unmap(void)
+{
+	flush_tlb_all();
+	count_vm_event(UNMAPPED_TLB_FLUSH);
+}
+
+/*
+ * Scrub what users wrote, map the block again and give it back. The block
+ * is off the pool's lists and entirely free, so it is ours alone.
+ */
+static void block_release(struct unmapped_pool *pool, struct unmapped_block *b)
+{
+	struct page *page = block_page(b, 0);
+	unsigned int nr = block_pages(b), dirty = bitmap_weight(b->dirty, nr);
+	unsigned long flags;
+
+	if (dirty && !block_zero(b, b->dirty, dirty)) {
+		/* Cannot scrub it now: keep it unmapped, in the pool. */
+		spin_lock_irqsave(&pool->lock, flags);
+		pool->nr_blocks++;
+		pool_link(pool, b);
+		spin_unlock_irqrestore(&pool->lock, flags);
+		return;
+	}
+	mtree_erase(&blocks_by_pfn, b->pfn);
+	/* Making entries present needs no TLB flush. */
+	set_direct_map_valid_noflush(page, nr, true);
+	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_POOL, -(long)nr);
+	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_FREE, -(long)nr);
+	atomic_long_dec(&nr_blocks_total);
+	count_vm_event(UNMAPPED_RELEASE);
+	free_block_pages(page, b->order);
+	kfree(b);
+}
+
+/*
+ * Release fully free blocks of @pool beyond @keep, about @max_pages worth
+ * at most. Returns the number of pages released.
+ */
+static unsigned long pool_release(struct unmapped_pool *pool,
+				  unsigned long keep, unsigned long max_pages)
+{
+	struct unmapped_block *b, *tmp;
+	unsigned long flags, released = 0;
+	LIST_HEAD(victims);
+
+	spin_lock_irqsave(&pool->lock, flags);
+	while (pool->nr_free_blocks > keep && released < max_pages) {
+		b = list_first_entry(&pool->free, struct unmapped_block, list);
+		pool_unlink(pool, b);
+		pool->nr_blocks--;
+		list_add_tail(&b->list, &victims);
+		released += block_pages(b);
+	}
+	spin_unlock_irqrestore(&pool->lock, flags);
+
+	list_for_each_entry_safe(b, tmp, &victims, list) {
+		list_del_init(&b->list);
+		block_release(pool, b);
+	}
+	return released;
+}
+
+static void release_excess_blocks(struct work_struct *work)
+{
+	int nid;
+
+	for_each_node(nid)
+		if (pools[nid])
+			pool_release(pools[nid], READ_ONCE(free_blocks_max), ULONG_MAX);
+}
+
+static bool unmapped_gfp_ok(gfp_t gfp, unsigned int order)
+{
+	return pools_ready && order <= BLOCK_ORDER &&
+	       !(gfp & UNMAPPED_GFP_REFUSED);
+}
+
+static void prep_handout(struct page *page, unsigned int order, gfp_t gfp)
+{
+	unsigned int i;
+
+	set_page_refcounted(page);
+	set_page_owner(page, order, gfp);
+	page_table_check_alloc(page, order);
+	if (order && (gfp & __GFP_COMP)) {
+		prep_compound_page(page, order);
+		__SetPageUnmapped(page);
+		return;
+	}
+	/* Tails of a non-compound run can be freed on their own. */
+	for (i = 0; i < (1U << order); i++)
+		__SetPageUnmapped(page + i);
+}
+
+/* The node the calling task's memory policy prefers. */
+static int policy_node_of_current(void)
+{
+#ifdef CONFIG_NUMA
+	return mempolicy_slab_node();
+#else
+	return numa_mem_id();
+#endif
+}
+
+static struct page *alloc_from_node(int nid, gfp_t gfp, unsigned int order)
+{
+	bool want_zero = gfp & __GFP_ZERO, blocking = gfpflags_allow_blocking(gfp);
+	struct unmapped_pool *pool = pools[nid];
+	struct unmapped_block *b;
+	struct page *page;
+
+	do {
+		page = pool_take(pool, order, want_zero);
+		if (page)
+			return page;
+		/* Zeroing means mapping pages elsewhere: only if we may sleep. */
+	} while (want_zero && blocking && pool_scrub_one(pool));
+
+	if (!blocking)
+		return NULL;
+	b = block_create(nid, gfp, order);
+	if (!b)
+		return NULL;
+	flush_after_unmap();
+	pool_add_block(b);
+	return pool_take(pools[b->nid], order, want_zero);
+}
+
+/**
+ * unmapped_alloc_available - whether unmapped_alloc() can work here
+ *
+ * Return: false when the direct map cannot be changed on this system.
+ */
+bool unmapped_alloc_available(void)
+{
+	return pools_ready;
+}
+EXPORT_SYMBOL_GPL(unmapped_alloc_available);
+
+/**
+ * unmapped_alloc_node - allocate pages that are not in the direct map
+ * @gfp: GFP flags. %__GFP_ZERO returns zeroed pages (without mapping them
+ *	back); without it the pages may hold an earlier user's data.
+ *	%__GFP_ACCOUNT charges the caller's memcg, %__GFP_THISNODE keeps to
+ *	@nid. Zone and mobility modifiers (%__GFP_DMA, %__GFP_DMA32,
+ *	%__GFP_MOVABLE) cannot be honoured and fail the allocation.
+ * @order: allocation order, at most PMD_ORDER
+ * @nid: preferred node, or %NUMA_NO_NODE for the one the calling task's
+ *	memory policy prefers
+ *
+ * The pages stay out of the direct map until they are freed, with
+ * unmapped_free(), folio_put() or any other path to the page allocator, and
+ * their block is released. Refilling a pool sleeps, so without
+ * %__GFP_DIRECT_RECLAIM only pages already in the pools are used.
+ *
+ * Return: the first page of the allocation, or %NULL.
+ */
+struct page *unmapped_alloc_node(gfp_t gfp, unsigned int order, int nid)
+{
+	struct page *page = NULL;
+	int n;
+
+	if (!unmapped_gfp_ok(gfp, order))
+		return NULL;
+	if (nid == NUMA_NO_NODE)
+		nid = policy_node_of_current();
+	if (nid < 0 || nid >= MAX_NUMNODES || !pools[nid])
+		return NULL;
+
+	page = alloc_from_node(nid, gfp, order);
+	if (!page && !(gfp & __GFP_THISNODE)) {
+		for_each_node_state(n, N_MEMORY) {
+			if (n == nid || !pools[n])
+				continue;
+			page = pool_take(pools[n], order, gfp & __GFP_ZERO);
+			if (page)
+				break;
+		}
+	}
+	if (!page)
+		return NULL;
+
+	prep_handout(page, order, gfp);
+	if ((gfp & __GFP_ACCOUNT) && memcg_kmem_charge_page(page, gfp, order)) {
+		unmapped_free(page, order);
+		return NULL;
+	}
+	count_vm_events(UNMAPPED_ALLOC, 1U << order);
+	return page;
+}
+EXPORT_SYMBOL_GPL(unmapped_alloc_node);
+
+/**
+ * unmapped_folio_alloc - allocate a folio that is not in the direct map
+ * @gfp: GFP flags, as for unmapped_alloc_node()
+ * @order: folio order, at most PMD_ORDER
+ * @nid: preferred node, or %NUMA_NO_NODE
+ *
+ * The folio returns to its pool on its final folio_put().
+ *
+ * Return: the folio, or %NULL.
+ */
+struct folio *unmapped_folio_alloc(gfp_t gfp, unsigned int order, int nid)
+{
+	struct page *page = unmapped_alloc_node(gfp | __GFP_COMP, order, nid);
+
+	return page ? page_rmappable_folio(page) : NULL;
+}
+EXPORT_SYMBOL_GPL(unmapped_folio_alloc);
+
+/**
+ * unmapped_free - free pages from unmapped_alloc_node()
+ * @page: first page of the allocation
+ * @order: its order
+ *
+ * Drops the caller's reference; the pages go back to their pool, still
+ * unmapped, once the last reference is gone.
+ */
+void unmapped_free(struct page *page, unsigned int order)
+{
+	__free_pages(page, order);
+}
+EXPORT_SYMBOL_GPL(unmapped_free);
+
+/*
+ * The page allocator hands us pages marked PageUnmapped() once it has reset
+ * their state (refcount, flags, memcg, compound) and before it would touch
+ * their contents or put them on a free list.
+ */
+void unmapped_free_prepared(struct page *page, unsigned int order)
+{
+	unsigned long pfn = page_to_pfn(page), flags;
+	unsigned int nr = 1U << order, start;
+	struct unmapped_pool *pool;
+	struct unmapped_block *b;
+	bool excess;
+
+	b = mtree_load(&blocks_by_pfn, pfn);
+	/* Never give an unmapped page to the buddy: leak it instead. */
+	if (WARN_ON_ONCE(!b || pfn + nr > b->pfn + block_pages(b)))
+		return;
+	start = pfn - b->pfn;
+	pool = pools[b->nid];
+
+	spin_lock_irqsave(&pool->lock, flags);
+	VM_WARN_ON_ONCE(!range_all_set(b->used, start, nr));
+	pool_unlink(pool, b);
+	bitmap_clear(b->used, start, nr);
+	bitmap_set(b->dirty, start, nr);
+	b->nr_free += nr;
+	pool_link(pool, b);
+	excess = pool->nr_free_blocks > READ_ONCE(free_blocks_max);
+	spin_unlock_irqrestore(&pool->lock, flags);
+
+	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_FREE, nr);
+	count_vm_events(UNMAPPED_FREE, nr);
+	if (excess)
+		schedule_work(&release_work);
+}
+
+/* Fill each node's pool up to @nr fully free, zeroed blocks: one flush. */
+static unsigned long unmapped_prefill(unsigned long nr)
+{
+	struct unmapped_block *b, *tmp;
+	unsigned long added = 0, have;
+	LIST_HEAD(fresh);
+	int nid;
+
+	for_each_node_state(nid, N_MEMORY) {
+		if (!pools[nid])
+			continue;
+		for (have = READ_ONCE(pools[nid]->nr_free_blocks); have < nr; have++) {
+			b = block_create(nid, GFP_KERNEL | __GFP_ZERO | __GFP_THISNODE,
+					 BLOCK_ORDER);
+			if (!b)
+				break;
+			list_add_tail(&b->list, &fresh);
+			added++;
+		}
+	}
+	if (!added)
+		return 0;
+	flush_after_unmap();
+	list_for_each_entry_safe(b, tmp, &fresh, list) {
+		list_del_init(&b->list);
+		pool_add_block(b);
+	}
+	return added;
+}
+
+static unsigned long unmapped_release_all(void)
+{
+	unsigned long released = 0;
+	int nid;
+
+	for_each_node(nid)
+		if (pools[nid])
+			released += pool_release(pools[nid], 0, ULONG_MAX);
+	return released;
+}
+
+static unsigned long unmapped_shrink_count(struct shrinker *shrinker,
+					   struct shrink_control *sc)
+{
+	struct unmapped_pool *pool = pools[sc->nid];
+	unsigned long nr = pool ? READ_ONCE(pool->nr_free_blocks) : 0;
+
+	return nr ? nr * BLOCK_PAGES : SHRINK_EMPTY;
+}
+
+static unsigned long unmapped_shrink_scan(struct shrinker *shrinker,
+					  struct shrink_control *sc)
+{
+	struct unmapped_pool *pool = pools[sc->nid];
+	unsigned int noreclaim;
+	unsigned long freed;
+
+	if (!pool || !(sc->gfp_mask & __GFP_DIRECT_RECLAIM))
+		return SHRINK_STOP;
+	/* Scrubbing maps pages: allocate from reserves, never recurse. */
+	noreclaim = memalloc_noreclaim_save();
+	freed = pool_release(pool, 0, sc->nr_to_scan);
+	memalloc_noreclaim_restore(noreclaim);
+	return freed ? freed : SHRINK_STOP;
+}
+
+#ifdef CONFIG_SYSFS
+static ssize_t free_blocks_max_show(struct kobject *kobj,
+				    struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(free_blocks_max));
+}
+
+static ssize_t free_blocks_max_store(struct kobject *kobj,
+				     struct kobj_attribute *attr,
+				     const char *buf, size_t count)
+{
+	unsigned int val;
+	int err = kstrtouint(buf, 0, &val);
+
+	if (err)
+		return err;
+	WRITE_ONCE(free_blocks_max, val);
+	schedule_work(&release_work);
+	return count;
+}
+
+static ssize_t max_blocks_show(struct kobject *kobj,
+			       struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(max_blocks));
+}
+
+static ssize_t max_blocks_store(struct kobject *kobj,
+				struct kobj_attribute *attr,
+				const char *buf, size_t count)
+{
+	unsigned long val;
+	int err = kstrtoul(buf, 0, &val);
+
+	if (err)
+		return err;
+	WRITE_ONCE(max_blocks, val);
+	return count;
+}
+
+static ssize_t blocks_show(struct kobject *kobj, struct kobj_attribute *attr,
+			   char *buf)
+{
+	return sysfs_emit(buf, "%ld\n", atomic_long_read(&nr_blocks_total));
+}
+
+static ssize_t release_store(struct kobject *kobj, struct kobj_attribute *attr,
+			     const char *buf, size_t count)
+{
+	bool val;
+	int err = kstrtobool(buf, &val);
+
+	if (err)
+		return err;
+	if (val)
+		unmapped_release_all();
+	return count;
+}
+
+static ssize_t prefill_store(struct kobject *kobj, struct kobj_attribute *attr,
+			     const char *buf, size_t count)
+{
+	unsigned long val;
+	int err = kstrtoul(buf, 0, &val);
+
+	if (err)
+		return err;
+	if (val && !unmapped_prefill(val))
+		return -ENOMEM;
+	return count;
+}
+
+static struct kobj_attribute free_blocks_max_attr = __ATTR_RW(free_blocks_max);
+static struct kobj_attribute max_blocks_attr = __ATTR_RW(max_blocks);
+static struct kobj_attribute blocks_attr = __ATTR_RO(blocks);
+static struct kobj_attribute release_attr = __ATTR_WO(release);
+static struct kobj_attribute prefill_attr = __ATTR_WO(prefill);
+
+static struct attribute *unmapped_attrs[] = {
+	&free_blocks_max_attr.attr,
+	&max_blocks_attr.attr,
+	&blocks_attr.attr,
+	&release_attr.attr,
+	&prefill_attr.attr,
+	NULL,
+};
+
+static const struct attribute_group unmapped_attr_group = {
+	.name = "unmapped",
+	.attrs = unmapped_attrs,
+};
+
+static void __init unmapped_sysfs_init(void)
+{
+	if (sysfs_create_group(mm_kobj, &unmapped_attr_group))
+		pr_warn("cannot create /sys/kernel/mm/unmapped\n");
+}
+#else
+static inline void unmapped_sysfs_init(void)
+{
+}
+#endif /* CONFIG_SYSFS */
+
+static int __init unmapped_alloc_init(void)
+{
+	struct shrinker *shrinker;
+	int nid;
+
+	if (!can_set_direct_map()) {
+		pr_info("disabled: the direct map cannot be changed on this system\n");
+		return 0;
+	}
+	for_each_node(nid) {
+		pools[nid] = kzalloc_node(sizeof(*pools[nid]), GFP_KERNEL,
+					  node_state(nid, N_MEMORY) ? nid : NUMA_NO_NODE);
+		if (!pools[nid])
+			return -ENOMEM;
+		spin_lock_init(&pools[nid]->lock);
+		INIT_LIST_HEAD(&pools[nid]->partial);
+		INIT_LIST_HEAD(&pools[nid]->free);
+	}
+	shrinker = shrinker_alloc(SHRINKER_NUMA_AWARE, "unmapped-alloc");
+	if (shrinker) {
+		shrinker->count_objects = unmapped_shrink_count;
+		shrinker->scan_objects = unmapped_shrink_scan;
+		shrinker->seeks = 0;
+		shrinker_register(shrinker);
+	}
+	unmapped_sysfs_init();
+	pools_ready = true;
+	return 0;
+}
+subsys_initcall(unmapped_alloc_init);
+
+#ifdef CONFIG_UNMAPPED_ALLOC_KUNIT_TEST
+#include "tests/unmapped_alloc_kunit.c"
+#endif
