@@ -45,6 +45,10 @@ while read -r path limit args; do
 	run_one "$name" "$limit" "$selftests/$path" $args
 done < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$TOP/scripts/kvm-selftests.list")
 
+if want unmapped_sysfs; then
+	run_one unmapped_sysfs 60 "$TOP/scripts/unmapped-sysfs-test.sh"
+fi
+
 if want qemu_nested_boot; then
 	run_one qemu_nested_boot 300 "$TOP/scripts/nested-boot.sh"
 fi
