@@ -32,6 +32,7 @@
 #include <linux/set_memory.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
+#include <linux/swap.h>
 #include <linux/sysfs.h>
 #include <linux/unmapped_alloc.h>
 #include <linux/vmalloc.h>
@@ -377,6 +378,18 @@ static void flush_after_unmap(void)
 	count_vm_event(UNMAPPED_TLB_FLUSH);
 }
 
+static bool block_has_hwpoison(const struct unmapped_block *b)
+{
+	unsigned int i;
+
+	if (!IS_ENABLED(CONFIG_MEMORY_FAILURE))
+		return false;
+	for (i = 0; i < block_pages(b); i++)
+		if (PageHWPoison(block_page(b, i)))
+			return true;
+	return false;
+}
+
 /*
  * Scrub what users wrote, map the block again and give it back. The block
  * is off the pool's lists and entirely free, so it is ours alone.
@@ -387,8 +400,12 @@ static void block_release(struct unmapped_pool *pool, struct unmapped_block *b)
 	unsigned int nr = block_pages(b), dirty = bitmap_weight(b->dirty, nr);
 	unsigned long flags;
 
-	if (dirty && !block_zero(b, b->dirty, dirty)) {
-		/* Cannot scrub it now: keep it unmapped, in the pool. */
+	/*
+	 * A poisoned page must never be mapped again, nor touched by the
+	 * scrub; a block that cannot be scrubbed now waits. Either stays
+	 * unmapped, in the pool.
+	 */
+	if (block_has_hwpoison(b) || (dirty && !block_zero(b, b->dirty, dirty))) {
 		spin_lock_irqsave(&pool->lock, flags);
 		pool->nr_blocks++;
 		pool_link(pool, b);
@@ -667,6 +684,11 @@ static unsigned long unmapped_release_all(void)
 	unsigned long released = 0;
 	int nid;
 
+	/*
+	 * Folios freed from the page cache may still be referenced from the
+	 * per-CPU LRU batches, keeping their blocks from being fully free.
+	 */
+	lru_add_drain_all();
 	for_each_node(nid)
 		if (pools[nid])
 			released += pool_release(pools[nid], 0, ULONG_MAX);
