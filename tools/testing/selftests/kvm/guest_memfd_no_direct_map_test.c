@@ -1,0 +1,840 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * GUEST_MEMFD_FLAG_NO_DIRECT_MAP and GUEST_MEMFD_FLAG_NO_ZERO.
+ *
+ * Besides the ABI, this checks what the flags are for, from views that do
+ * not depend on the code under test: whether a page is in the host's
+ * direct map is read from the kernel page table dump (debugfs) and by
+ * reading the page's direct-map address through /proc/kcore, which returns
+ * zeroes for an address that is not mapped. Each such check runs on
+ * ordinary guest_memfd memory too, where it must come out the other way,
+ * so that a check that cannot fail would show.
+ *
+ * Needs root, /proc/kcore, and debugfs mounted at /sys/kernel/debug.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <elf.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include <linux/falloc.h>
+#include <linux/sizes.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "test_util.h"
+#include "ucall_common.h"
+#include "kselftest_harness.h"
+
+#define NO_DIRECT_MAP	GUEST_MEMFD_FLAG_NO_DIRECT_MAP
+#define NO_ZERO		GUEST_MEMFD_FLAG_NO_ZERO
+#define MMAP		GUEST_MEMFD_FLAG_MMAP
+#define INIT_SHARED	GUEST_MEMFD_FLAG_INIT_SHARED
+#define KNOWN_FLAGS	(MMAP | INIT_SHARED | NO_DIRECT_MAP | NO_ZERO)
+
+#define TEST_GPA	SZ_4G
+#define TEST_SLOT	1
+#define BLOCK_SIZE	SZ_2M
+#define BLOCK_PAGES	((int)(BLOCK_SIZE / PAGE_SIZE))
+#define WORDS		(PAGE_SIZE / sizeof(u64))
+
+#define POOL_SYSFS	"/sys/kernel/mm/unmapped/"
+
+static bool vm_type_offered(unsigned long type)
+{
+	return kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(type);
+}
+
+static u64 vm_counter(const char *name)
+{
+	char key[64];
+	unsigned long long val;
+	u64 found = ~0ull;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	TEST_ASSERT(f, "open /proc/vmstat");
+	while (fscanf(f, "%63s %llu", key, &val) == 2)
+		if (!strcmp(key, name))
+			found = val;
+	fclose(f);
+	TEST_ASSERT(found != ~0ull, "%s missing from /proc/vmstat", name);
+	return found;
+}
+
+static void write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+
+	TEST_ASSERT(fd >= 0, "open %s", path);
+	TEST_ASSERT(write(fd, val, strlen(val)) == (ssize_t)strlen(val),
+		    "write %s to %s", val, path);
+	close(fd);
+}
+
+/* Give every fully free pool block back to the page allocator. */
+static void pool_release(void)
+{
+	write_file(POOL_SYSFS "release", "1");
+}
+
+/*
+ * Folios the page cache dropped can sit in per-CPU LRU batches for a
+ * while before they are freed; drop_caches is the one knob that drains
+ * those batches on every CPU.
+ */
+static void drain_lru_batches(void)
+{
+	write_file("/proc/sys/vm/drop_caches", "1");
+}
+
+static int create_gmem(struct kvm_vm *vm, u64 size, u64 flags)
+{
+	return __vm_create_guest_memfd(vm, size, flags);
+}
+
+/* --- The host's own view of its direct map ------------------------------ */
+
+/* The System RAM segments of /proc/kcore: physical to file offset. */
+struct kcore {
+	int fd;
+	int nr;
+	struct { u64 paddr, vaddr, size, offset; } seg[64];
+};
+
+static void kcore_open(struct kcore *kc)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+	int i;
+
+	kc->nr = 0;
+	kc->fd = open("/proc/kcore", O_RDONLY);
+	TEST_ASSERT(kc->fd >= 0, "open /proc/kcore");
+	TEST_ASSERT(pread(kc->fd, &eh, sizeof(eh), 0) == sizeof(eh), "kcore ELF header");
+	for (i = 0; i < eh.e_phnum; i++) {
+		TEST_ASSERT(pread(kc->fd, &ph, sizeof(ph), eh.e_phoff + i * sizeof(ph)) ==
+			    sizeof(ph), "kcore program header %d", i);
+		/* RAM is what the direct map maps: below the kernel image. */
+		if (ph.p_type != PT_LOAD || ph.p_paddr == (u64)-1 ||
+		    ph.p_vaddr >= 0xffffffff80000000ull)
+			continue;
+		TEST_ASSERT(kc->nr < 64, "too many kcore RAM segments");
+		kc->seg[kc->nr].paddr = ph.p_paddr;
+		kc->seg[kc->nr].vaddr = ph.p_vaddr;
+		kc->seg[kc->nr].size = ph.p_memsz;
+		kc->seg[kc->nr].offset = ph.p_offset;
+		kc->nr++;
+	}
+	TEST_ASSERT(kc->nr, "no System RAM in /proc/kcore");
+}
+
+static int kcore_seg(struct kcore *kc, u64 paddr)
+{
+	int i;
+
+	for (i = 0; i < kc->nr; i++)
+		if (paddr >= kc->seg[i].paddr &&
+		    paddr - kc->seg[i].paddr < kc->seg[i].size)
+			return i;
+	TEST_FAIL("physical address 0x%lx is not System RAM in /proc/kcore", paddr);
+	return -1;
+}
+
+/* Read one page through its direct-map address. */
+static void kcore_read_page(struct kcore *kc, u64 pfn, void *buf)
+{
+	int i = kcore_seg(kc, pfn * PAGE_SIZE);
+	u64 off = kc->seg[i].offset + pfn * PAGE_SIZE - kc->seg[i].paddr;
+
+	TEST_ASSERT(pread(kc->fd, buf, PAGE_SIZE, off) == PAGE_SIZE,
+		    "read pfn 0x%lx through /proc/kcore", pfn);
+}
+
+static u64 pfn_of(void *addr)
+{
+	u64 entry;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	TEST_ASSERT(fd >= 0, "open /proc/self/pagemap");
+	TEST_ASSERT(pread(fd, &entry, sizeof(entry),
+			  (unsigned long)addr / PAGE_SIZE * sizeof(entry)) == sizeof(entry),
+		    "read pagemap");
+	close(fd);
+	TEST_ASSERT(entry & BIT_ULL(63), "page at %p not present", addr);
+	entry &= GENMASK_ULL(54, 0);
+	TEST_ASSERT(entry, "pagemap hides PFNs: not root?");
+	return entry;
+}
+
+/* --- ABI, per VM type ---------------------------------------------------- */
+
+FIXTURE(vm_type) {
+	struct kvm_vm *vm;
+	u64 caps;
+};
+
+FIXTURE_VARIANT(vm_type) {
+	unsigned long type;
+	u64 must_offer;		/* flags this type must report */
+	u64 must_refuse;	/* flags it must not */
+};
+
+FIXTURE_VARIANT_ADD(vm_type, default_vm) {
+	.type = KVM_X86_DEFAULT_VM,
+	.must_offer = MMAP | INIT_SHARED | NO_DIRECT_MAP,
+	.must_refuse = NO_ZERO,
+};
+
+/* NO_ZERO here only with CONFIG_KVM_GMEM_NO_ZERO_INSECURE_TESTING. */
+FIXTURE_VARIANT_ADD(vm_type, sw_protected_vm) {
+	.type = KVM_X86_SW_PROTECTED_VM,
+	.must_offer = MMAP | NO_DIRECT_MAP,
+	.must_refuse = INIT_SHARED,
+};
+
+FIXTURE_VARIANT_ADD(vm_type, sev_vm) {
+	.type = KVM_X86_SEV_VM,
+	.must_refuse = NO_DIRECT_MAP | NO_ZERO,
+};
+
+FIXTURE_VARIANT_ADD(vm_type, sev_es_vm) {
+	.type = KVM_X86_SEV_ES_VM,
+	.must_refuse = NO_DIRECT_MAP | NO_ZERO,
+};
+
+FIXTURE_VARIANT_ADD(vm_type, snp_vm) {
+	.type = KVM_X86_SNP_VM,
+	.must_offer = NO_ZERO,
+	.must_refuse = NO_DIRECT_MAP | INIT_SHARED,
+};
+
+FIXTURE_VARIANT_ADD(vm_type, tdx_vm) {
+	.type = KVM_X86_TDX_VM,
+	.must_offer = NO_ZERO,
+	.must_refuse = NO_DIRECT_MAP | INIT_SHARED,
+};
+
+FIXTURE_SETUP(vm_type)
+{
+	if (!vm_type_offered(variant->type))
+		SKIP(return, "VM type %lu is not offered by this host", variant->type);
+	self->vm = vm_create_barebones_type(variant->type);
+	self->caps = vm_check_cap(self->vm, KVM_CAP_GUEST_MEMFD_FLAGS);
+}
+
+FIXTURE_TEARDOWN(vm_type)
+{
+	if (self->vm)
+		kvm_vm_free(self->vm);
+}
+
+TEST_F(vm_type, reported_flags)
+{
+	ksft_print_msg("KVM_CAP_GUEST_MEMFD_FLAGS 0x%lx\n", self->caps);
+	ASSERT_EQ(self->caps & variant->must_offer, variant->must_offer);
+	ASSERT_EQ(self->caps & variant->must_refuse, 0);
+	ASSERT_EQ(self->caps & ~KNOWN_FLAGS, 0);
+	/* What a VM accepts, /dev/kvm reports too. */
+	ASSERT_EQ(kvm_check_cap(KVM_CAP_GUEST_MEMFD_FLAGS) & self->caps, self->caps);
+}
+
+/* Every combination of the known flags: accepted exactly when it should be. */
+TEST_F(vm_type, flag_combinations)
+{
+	u64 flags;
+	bool ok;
+	int fd;
+
+	for (flags = 0; flags <= KNOWN_FLAGS; flags++) {
+		if (flags & ~KNOWN_FLAGS)
+			continue;
+		ok = !(flags & ~self->caps) &&
+		     !((flags & NO_ZERO) && (flags & (MMAP | INIT_SHARED)));
+		fd = create_gmem(self->vm, BLOCK_SIZE, flags);
+		if (!ok) {
+			EXPECT_TRUE(fd < 0 && errno == EINVAL)
+				TH_LOG("flags 0x%lx: want EINVAL, got fd %d errno %d",
+				       flags, fd, errno);
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		ASSERT_GE(fd, 0) TH_LOG("flags 0x%lx refused: errno %d", flags, errno);
+		/* Populate and free some of it, by every type that accepts it. */
+		EXPECT_EQ(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, BLOCK_SIZE), 0);
+		EXPECT_EQ(fallocate(fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
+				    PAGE_SIZE, 16 * PAGE_SIZE), 0);
+		close(fd);
+	}
+}
+
+TEST_F(vm_type, unknown_bits)
+{
+	int bit, fd;
+
+	for (bit = 4; bit < 64; bit++) {
+		fd = create_gmem(self->vm, BLOCK_SIZE, self->caps | BIT_ULL(bit));
+		EXPECT_TRUE(fd < 0 && errno == EINVAL) TH_LOG("bit %d accepted", bit);
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+TEST_F(vm_type, bad_sizes)
+{
+	const u64 sizes[] = { 0, 1, PAGE_SIZE - 1, PAGE_SIZE + 1, -PAGE_SIZE };
+	u64 flags = self->caps & (NO_DIRECT_MAP | NO_ZERO);
+	unsigned int i;
+	int fd;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		fd = create_gmem(self->vm, sizes[i], flags);
+		EXPECT_TRUE(fd < 0 && errno == EINVAL)
+			TH_LOG("size 0x%lx flags 0x%lx accepted", sizes[i], flags);
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+/* --- No direct map: what the host can and cannot reach ------------------ */
+
+FIXTURE(gmem) {
+	struct kvm_vm *vm;
+	int fd;
+	char *mem;
+	size_t size;
+};
+
+FIXTURE_VARIANT(gmem) {
+	u64 flags;
+	bool unmapped;
+};
+
+FIXTURE_VARIANT_ADD(gmem, no_direct_map) {
+	.flags = MMAP | INIT_SHARED | NO_DIRECT_MAP,
+	.unmapped = true,
+};
+
+/* The control: the same checks must see ordinary guest_memfd memory. */
+FIXTURE_VARIANT_ADD(gmem, ordinary) {
+	.flags = MMAP | INIT_SHARED,
+};
+
+FIXTURE_SETUP(gmem)
+{
+	self->vm = vm_create_barebones();
+	self->size = BLOCK_SIZE;
+	self->fd = create_gmem(self->vm, self->size, variant->flags);
+	ASSERT_GE(self->fd, 0);
+	self->mem = mmap(NULL, self->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 self->fd, 0);
+	ASSERT_NE(self->mem, MAP_FAILED);
+}
+
+FIXTURE_TEARDOWN(gmem)
+{
+	if (self->mem && self->mem != MAP_FAILED)
+		munmap(self->mem, self->size);
+	if (self->fd >= 0)
+		close(self->fd);
+	kvm_vm_free(self->vm);
+}
+
+/* A pattern no other page holds: the page's address and a tag. */
+static void fill_page(char *page, u64 tag)
+{
+	u64 *w = (u64 *)page;
+	unsigned int i;
+
+	for (i = 0; i < WORDS; i++)
+		w[i] = tag ^ ((unsigned long)page + i * 8) ^ 0x5a5a5a5a00000000ull;
+}
+
+static bool page_matches(const void *buf, const char *page, u64 tag)
+{
+	const u64 *w = buf;
+	unsigned int i;
+
+	for (i = 0; i < WORDS; i++)
+		if (w[i] != (tag ^ ((unsigned long)page + i * 8) ^ 0x5a5a5a5a00000000ull))
+			return false;
+	return true;
+}
+
+TEST_F(gmem, mmap_rules)
+{
+	void *priv;
+
+	priv = mmap(NULL, self->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, self->fd, 0);
+	EXPECT_EQ(priv, MAP_FAILED);
+	/* New pages read as zero, and hold what userspace writes. */
+	ASSERT_EQ(self->mem[0], 0);
+	ASSERT_EQ(self->mem[self->size - 1], 0);
+	fill_page(self->mem, 1);
+	ASSERT_TRUE(page_matches(self->mem, self->mem, 1));
+}
+
+/*
+ * The kernel cannot reach these pages through a user address: GUP-fast
+ * (vmsplice) and the slow path (process_vm_readv, /proc/self/mem) fail.
+ */
+TEST_F(gmem, gup_refused)
+{
+	struct iovec local, remote, splice_iov;
+	char buf[64];
+	int pipefd[2], memfd;
+	ssize_t r;
+
+	memset(self->mem, 0xab, PAGE_SIZE);
+
+	local.iov_base = buf;
+	local.iov_len = sizeof(buf);
+	remote.iov_base = self->mem;
+	remote.iov_len = sizeof(buf);
+	r = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	EXPECT_EQ(r < 0 ? -errno : r, variant->unmapped ? -EFAULT : (ssize_t)sizeof(buf));
+
+	memfd = open("/proc/self/mem", O_RDONLY);
+	ASSERT_GE(memfd, 0);
+	r = pread(memfd, buf, sizeof(buf), (unsigned long)self->mem);
+	EXPECT_EQ(r < 0 ? -1 : r, variant->unmapped ? -1 : (ssize_t)sizeof(buf));
+	close(memfd);
+
+	ASSERT_EQ(pipe(pipefd), 0);
+	splice_iov.iov_base = self->mem;
+	splice_iov.iov_len = PAGE_SIZE;
+	r = vmsplice(pipefd[1], &splice_iov, 1, 0);
+	EXPECT_EQ(r < 0 ? -errno : r, variant->unmapped ? -EFAULT : (ssize_t)PAGE_SIZE);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+/* How many of the pages at @mem (@nr of them) /proc/kcore shows with @tag. */
+static int count_visible(struct kcore *kc, char *mem, const u64 *pfns, int nr, u64 tag)
+{
+	char *buf = malloc(PAGE_SIZE);
+	int i, visible = 0;
+
+	TEST_ASSERT(buf, "page buffer");
+	for (i = 0; i < nr; i++) {
+		kcore_read_page(kc, pfns[i], buf);
+		visible += page_matches(buf, mem + i * PAGE_SIZE, tag);
+	}
+	free(buf);
+	return visible;
+}
+
+/*
+ * While the file holds them, no page can be read through the direct map.
+ * Once the file is closed and the pool has released its block, the page
+ * allocator hands the same pages out again, mapped: an ordinary
+ * guest_memfd (unmovable pages, as the pool's were) filled right after the
+ * release gets some of them from the per-CPU free list, which is LIFO,
+ * and each of those must read back through /proc/kcore.
+ *
+ * (The page table dump in debugfs cannot tell: its walker skips a 2 MiB
+ * entry that is not present, and prints the range as its neighbours'.)
+ */
+TEST_F(gmem, direct_map)
+{
+	u64 splits = vm_counter("direct_map_level2_splits");
+	u64 pfns[BLOCK_PAGES];
+	const int reuse_pages = 4 * BLOCK_PAGES;
+	int i, k, visible, reused = 0, reuse_fd;
+	struct kcore kc;
+	cpu_set_t cpu;
+	char *reuse;
+
+	/* Release and reallocate on one CPU, so its free list links them. */
+	CPU_ZERO(&cpu);
+	CPU_SET(sched_getcpu(), &cpu);
+	ASSERT_EQ(sched_setaffinity(0, sizeof(cpu), &cpu), 0);
+
+	kcore_open(&kc);
+	for (i = 0; i < BLOCK_PAGES; i++) {
+		fill_page(self->mem + i * PAGE_SIZE, 2);
+		pfns[i] = pfn_of(self->mem + i * PAGE_SIZE);
+	}
+	visible = count_visible(&kc, self->mem, pfns, BLOCK_PAGES, 2);
+	ksft_print_msg("pages readable through the direct map: %d/%d\n",
+		       visible, BLOCK_PAGES);
+	EXPECT_EQ(visible, variant->unmapped ? 0 : BLOCK_PAGES);
+	EXPECT_EQ(vm_counter("direct_map_level2_splits"), splits);
+
+	munmap(self->mem, self->size);
+	self->mem = NULL;
+	close(self->fd);
+	self->fd = -1;
+	pool_release();
+
+	reuse_fd = create_gmem(self->vm, reuse_pages * PAGE_SIZE, MMAP | INIT_SHARED);
+	ASSERT_GE(reuse_fd, 0);
+	reuse = mmap(NULL, reuse_pages * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     reuse_fd, 0);
+	ASSERT_NE(reuse, MAP_FAILED);
+	for (i = 0; i < reuse_pages; i++)
+		fill_page(reuse + i * PAGE_SIZE, 3);
+	visible = 0;
+	for (i = 0; i < reuse_pages; i++) {
+		u64 pfn = pfn_of(reuse + i * PAGE_SIZE);
+
+		for (k = 0; k < BLOCK_PAGES && pfns[k] != pfn; k++)
+			;
+		if (k == BLOCK_PAGES)
+			continue;
+		reused++;
+		visible += count_visible(&kc, reuse + i * PAGE_SIZE, &pfn, 1, 3);
+	}
+	ksft_print_msg("after close and release: %d of its pages reused, %d readable\n",
+		       reused, visible);
+	EXPECT_GE(reused, 1);
+	EXPECT_EQ(visible, reused);
+	munmap(reuse, reuse_pages * PAGE_SIZE);
+	close(reuse_fd);
+	close(kc.fd);
+}
+
+/* Pool counters follow fallocate and punch hole; ranges are checked. */
+TEST_F(gmem, fallocate_ranges)
+{
+	u64 alloc = vm_counter("unmapped_alloc"), freed = vm_counter("unmapped_free");
+	u64 splits = vm_counter("direct_map_level2_splits");
+	const u64 pages = BLOCK_PAGES;
+
+	EXPECT_EQ(fallocate(self->fd, FALLOC_FL_KEEP_SIZE, 1, PAGE_SIZE), -1);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_EQ(fallocate(self->fd, FALLOC_FL_KEEP_SIZE, 0, PAGE_SIZE + 1), -1);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_EQ(fallocate(self->fd, FALLOC_FL_KEEP_SIZE, self->size, PAGE_SIZE), -1);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_EQ(fallocate(self->fd, 0, 0, PAGE_SIZE), -1);
+	EXPECT_EQ(errno, EOPNOTSUPP);
+
+	ASSERT_EQ(fallocate(self->fd, FALLOC_FL_KEEP_SIZE, 0, self->size), 0);
+	EXPECT_EQ(vm_counter("unmapped_alloc") - alloc, variant->unmapped ? pages : 0);
+	ASSERT_EQ(fallocate(self->fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
+			    0, self->size / 2), 0);
+	EXPECT_EQ(vm_counter("unmapped_free") - freed, variant->unmapped ? pages / 2 : 0);
+	EXPECT_EQ(vm_counter("direct_map_level2_splits"), splits);
+}
+
+static u64 read_u64(const char *path)
+{
+	unsigned long long val;
+	FILE *f = fopen(path, "r");
+
+	TEST_ASSERT(f && fscanf(f, "%llu", &val) == 1, "read %s", path);
+	fclose(f);
+	return val;
+}
+
+/* The page cache charges NO_DIRECT_MAP folios to the allocating memcg. */
+TEST(memcg_charge)
+{
+	const char *root = "/sys/fs/cgroup";
+	char dir[64], path[128], pid[16];
+	const u64 size = 2 * BLOCK_SIZE;
+	struct kvm_vm *vm;
+	u64 before, after;
+	int fd;
+
+	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK))
+		SKIP(return, "no cgroup v2 hierarchy at %s", root);
+	snprintf(dir, sizeof(dir), "%s/gmem-test-%d", root, getpid());
+	ASSERT_EQ(mkdir(dir, 0755), 0);
+	write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	write_file(path, pid);
+
+	vm = vm_create_barebones();
+	fd = create_gmem(vm, size, NO_DIRECT_MAP);
+	ASSERT_GE(fd, 0);
+	snprintf(path, sizeof(path), "%s/memory.current", dir);
+	before = read_u64(path);
+	ASSERT_EQ(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, size), 0);
+	after = read_u64(path);
+	ksft_print_msg("memory.current grew by %lu KiB for %lu KiB\n",
+		       (after - before) >> 10, size >> 10);
+	EXPECT_GE(after - before, size);
+	EXPECT_LT(after - before, size + SZ_1M);
+	close(fd);
+	kvm_vm_free(vm);
+
+	write_file("/sys/fs/cgroup/cgroup.procs", pid);
+	EXPECT_EQ(rmdir(dir), 0);
+}
+
+/* --- Guests ------------------------------------------------------------- */
+
+static u64 secret_word(u64 seed, u64 i)
+{
+	u64 x = seed + i * 0x9e3779b97f4a7c15ull;
+
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/*
+ * The guest makes up its secret from a seed, so the only full copy of it
+ * is the page it writes: the host side never holds one to be found.
+ */
+static void guest_write_secret(u64 *page, u64 seed)
+{
+	u64 i;
+
+	for (i = 0; i < WORDS; i++)
+		page[i] = secret_word(seed, i);
+	GUEST_DONE();
+}
+
+static void guest_read_first_word(u64 *page)
+{
+	GUEST_SYNC(page[0]);
+	page[0] = 0x6e6f2d7a65726f21ull;	/* "no-zero!" */
+	GUEST_DONE();
+}
+
+static bool page_is_secret(const u64 *p, u64 seed)
+{
+	u64 i;
+
+	for (i = 0; i < WORDS; i++)
+		if (p[i] != secret_word(seed, i))
+			return false;
+	return true;
+}
+
+/*
+ * Count, for each of @nr seeds, the pages of System RAM that hold its
+ * secret, reading all of RAM through /proc/kcore once.
+ */
+static void scan_ram_for_secrets(const u64 *seeds, int nr, int *found)
+{
+	const size_t chunk = SZ_1M;
+	struct timespec t0, t1;
+	u64 off, len, *p;
+	u64 total = 0;
+	struct kcore kc;
+	int i, n;
+	char *buf;
+	ssize_t r;
+
+	buf = aligned_alloc(PAGE_SIZE, chunk);
+	TEST_ASSERT(buf, "scan buffer");
+	memset(found, 0, nr * sizeof(*found));
+	kcore_open(&kc);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < kc.nr; i++) {
+		total += kc.seg[i].size;
+		for (off = 0; off < kc.seg[i].size; off += chunk) {
+			len = min_t(u64, chunk, kc.seg[i].size - off);
+			r = pread(kc.fd, buf, len, kc.seg[i].offset + off);
+			TEST_ASSERT(r == (ssize_t)len, "read /proc/kcore");
+			for (p = (u64 *)buf; (char *)p < buf + len; p += WORDS) {
+				for (n = 0; n < nr; n++)
+					found[n] += page_is_secret(p, seeds[n]);
+			}
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ksft_print_msg("scanned %lu MiB of RAM in %ld s\n", total >> 20,
+		       (long)(t1.tv_sec - t0.tv_sec));
+	/* The scan buffer held what it read: wipe it before the next scan. */
+	memset(buf, 0, chunk);
+	free(buf);
+	close(kc.fd);
+}
+
+/*
+ * A VM of @type with one vCPU running @guest_code, and a guest_memfd with
+ * @flags at TEST_GPA: private memory, or shared memory only userspace maps.
+ * Returns the guest_memfd.
+ */
+static int guest_start(unsigned long type, u64 flags, bool private,
+		       void *guest_code, struct kvm_vm **vm, struct kvm_vcpu **vcpu)
+{
+	struct vm_shape shape = { .mode = VM_MODE_DEFAULT, .type = type };
+	int fd;
+
+	*vm = vm_create_shape_with_one_vcpu(shape, vcpu, guest_code);
+	fd = create_gmem(*vm, BLOCK_SIZE, flags);
+	TEST_ASSERT(fd >= 0, "guest_memfd flags 0x%lx: errno %d", flags, errno);
+	if (private) {
+		vm_mem_add(*vm, VM_MEM_SRC_ANONYMOUS, TEST_GPA, TEST_SLOT,
+			   BLOCK_PAGES, KVM_MEM_GUEST_MEMFD, fd, 0);
+		vm_mem_set_private(*vm, TEST_GPA, BLOCK_SIZE);
+	} else {
+		vm_set_user_memory_region2(*vm, TEST_SLOT, KVM_MEM_GUEST_MEMFD,
+					   TEST_GPA, BLOCK_SIZE, NULL, fd, 0);
+	}
+	virt_map(*vm, TEST_GPA, TEST_GPA, BLOCK_PAGES);
+	return fd;
+}
+
+static void run_to_done(struct __test_metadata *_metadata, struct kvm_vcpu *vcpu)
+{
+	struct ucall uc;
+
+	vcpu_run(vcpu);
+	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+	if (get_ucall(vcpu, &uc) == UCALL_ABORT)
+		REPORT_GUEST_ASSERT(uc);
+	ASSERT_EQ(uc.cmd, UCALL_DONE);
+}
+
+struct secret_guest {
+	const char *name;
+	unsigned long type;
+	u64 flags;
+	bool private;
+	bool unmapped;
+	struct kvm_vm *vm;
+	int fd;
+};
+
+FIXTURE(secret) {
+	struct secret_guest guests[4];
+};
+
+FIXTURE_SETUP(secret)
+{
+	const struct secret_guest guests[] = {
+		/* Shared memory that only userspace maps, on a default VM... */
+		{ "shared, NO_DIRECT_MAP", KVM_X86_DEFAULT_VM,
+		  MMAP | INIT_SHARED | NO_DIRECT_MAP, false, true },
+		{ "shared, ordinary", KVM_X86_DEFAULT_VM, MMAP | INIT_SHARED },
+		/* ...and private memory of a software-protected VM. */
+		{ "private, NO_DIRECT_MAP", KVM_X86_SW_PROTECTED_VM,
+		  NO_DIRECT_MAP, true, true },
+		{ "private, ordinary", KVM_X86_SW_PROTECTED_VM, 0, true },
+	};
+
+	memcpy(self->guests, guests, sizeof(guests));
+}
+
+FIXTURE_TEARDOWN(secret)
+{
+	struct secret_guest *g;
+
+	for (g = self->guests; g < self->guests + ARRAY_SIZE(self->guests); g++) {
+		if (!g->vm)
+			continue;
+		kvm_vm_free(g->vm);
+		close(g->fd);
+	}
+}
+
+/*
+ * In each of four VMs, a vCPU writes a secret into guest memory: shared
+ * and private, with and without NO_DIRECT_MAP. While they live, one scan
+ * of all RAM through the direct map must find the secrets in ordinary
+ * memory (the control) and not those in NO_DIRECT_MAP memory. Once the
+ * VMs and files are gone and the pool has released its blocks, a second
+ * scan must not find the NO_DIRECT_MAP secrets anywhere.
+ */
+TEST_F_TIMEOUT(secret, scan, 300)
+{
+	const int nr = ARRAY_SIZE(self->guests);
+	struct secret_guest *g;
+	struct kvm_vcpu *vcpu;
+	int i, found[nr];
+	u64 seeds[nr];
+
+	srandom(time(NULL) ^ getpid());
+	for (i = 0; i < nr; i++) {
+		g = &self->guests[i];
+		if (!vm_type_offered(g->type))
+			SKIP(return, "VM type %lu is not offered by this host", g->type);
+		seeds[i] = ((u64)random() << 33) ^ ((u64)random() << 2) ^ random();
+		ksft_print_msg("%s: seed 0x%lx\n", g->name, seeds[i]);
+		g->fd = guest_start(g->type, g->flags, g->private, guest_write_secret,
+				    &g->vm, &vcpu);
+		vcpu_args_set(vcpu, 2, TEST_GPA + 3 * PAGE_SIZE, seeds[i]);
+		run_to_done(_metadata, vcpu);
+	}
+
+	scan_ram_for_secrets(seeds, nr, found);
+	for (i = 0; i < nr; i++) {
+		g = &self->guests[i];
+		ksft_print_msg("%s: secret in %d page(s) of RAM while the VM lives\n",
+			       g->name, found[i]);
+		EXPECT_EQ(found[i] > 0, !g->unmapped);
+		kvm_vm_free(g->vm);
+		g->vm = NULL;
+		close(g->fd);
+	}
+
+	pool_release();
+	scan_ram_for_secrets(seeds, nr, found);
+	for (i = 0; i < nr; i++) {
+		g = &self->guests[i];
+		if (!g->unmapped)
+			continue;
+		ksft_print_msg("%s: in %d page(s) once the VM, file and block are gone\n",
+			       g->name, found[i]);
+		EXPECT_EQ(found[i], 0);
+	}
+}
+
+/*
+ * NO_ZERO hands out a page as the pool has it; without it the page comes
+ * zeroed. A first guest writes to a fresh pool block; a second one, given
+ * private NO_ZERO memory, must read that back from the same page, and a
+ * third without NO_ZERO must read zero.
+ */
+TEST(no_zero_reuse)
+{
+	const unsigned long type = KVM_X86_SW_PROTECTED_VM;
+	const u64 flags[] = { NO_DIRECT_MAP, NO_DIRECT_MAP | NO_ZERO, NO_DIRECT_MAP };
+	const u64 want[] = { 0, 0x6e6f2d7a65726f21ull, 0 };
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	struct ucall uc;
+	int pass, fd;
+
+	if (!vm_type_offered(type))
+		SKIP(return, "software-protected VMs are not offered by this host");
+	vm = vm_create_barebones_type(type);
+	fd = vm_check_cap(vm, KVM_CAP_GUEST_MEMFD_FLAGS) & NO_ZERO;
+	kvm_vm_free(vm);
+	if (!fd)
+		SKIP(return, "software-protected VMs refuse NO_ZERO %s",
+		     "(CONFIG_KVM_GMEM_NO_ZERO_INSECURE_TESTING is off)");
+
+	pool_release();
+	ASSERT_EQ(vm_counter("nr_unmapped_pool"), 0);
+	for (pass = 0; pass < 3; pass++) {
+		fd = guest_start(type, flags[pass], true, guest_read_first_word, &vm, &vcpu);
+		vcpu_args_set(vcpu, 1, TEST_GPA);
+		vcpu_run(vcpu);
+		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+		ASSERT_EQ(get_ucall(vcpu, &uc), UCALL_SYNC);
+		ksft_print_msg("pass %d, flags 0x%lx: first word 0x%lx\n",
+			       pass, flags[pass], uc.args[1]);
+		EXPECT_EQ(uc.args[1], want[pass]);
+		run_to_done(_metadata, vcpu);
+		kvm_vm_free(vm);
+		close(fd);
+		drain_lru_batches();
+	}
+	pool_release();
+}
+
+int main(int argc, char **argv)
+{
+	TEST_REQUIRE(kvm_has_cap(KVM_CAP_GUEST_MEMFD));
+	TEST_REQUIRE(!access(POOL_SYSFS, F_OK));
+	TEST_REQUIRE(!access("/proc/kcore", R_OK));
+	return test_harness_run(argc, argv);
+}
