@@ -37,13 +37,17 @@ qemu: deps
 demo: kernel
 	@mkdir -p $(DEMO)
 	@gcc -O2 -Wall -Wextra -static -isystem $(KHDR) -o $(DEMO)/gmem_caps demo/gmem_caps.c
+	@gcc -O2 -Wall -Wextra -static -o $(DEMO)/guest-fill demo/guest-fill.c
+	@gcc -O2 -Wall -Wextra -static -o $(DEMO)/kcore-scan demo/kcore-scan.c
 	@scripts/build-initramfs.sh
 
 check: all
 	@scripts/check.sh $(T)
 
-run: kernel demo
-	@scripts/vm.sh -t 600 -- $(DEMO)/gmem_caps
+# The guest kernel's console goes to out/results/run-console.log.
+run: kernel demo qemu
+	@mkdir -p $(OUT)/results
+	@scripts/vm.sh -t 900 -c $(OUT)/results/run-console.log -- $(CURDIR)/scripts/demo.sh
 
 # An interactive root shell in the test VM (the host's filesystem, read-only).
 shell: kernel

@@ -53,4 +53,8 @@ if want qemu_nested_boot; then
 	run_one qemu_nested_boot 300 "$TOP/scripts/nested-boot.sh"
 fi
 
+if want qemu_guest_memfd; then
+	run_one qemu_guest_memfd 900 "$TOP/scripts/qemu-gmem-test.sh"
+fi
+
 dmesg > "$res/dmesg.log"

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Runs inside the test VM: our QEMU boots a nested guest whose RAM is a
+# memory-backend-guest-memfd, once with no-direct-map=on and once, as the
+# control, with no-direct-map=off. The guest fills most of its RAM with a
+# pattern and holds it; meanwhile this script checks, from the host side,
+# that the pool holds the guest's RAM, that the kernel cannot read it
+# through QEMU's mapping (/proc/PID/mem) and that a scan of all host RAM
+# through the direct map (/proc/kcore) does not find the pattern, while
+# the control finds it. Then it tries each configuration QEMU must refuse.
+#
+# qemu-gmem-test.sh [on|off]: only that run, with a short report (make run).
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+qemu=$QOUT/qemu-system-x86_64
+kernel=$KOUT_BASE-test/arch/x86/boot/bzImage
+initrd=$BUILD/nested-initramfs.cpio.gz
+scan=$BUILD/demo/kcore-scan
+GUEST_MIB=256 FILL_MIB=160
+for f in "$qemu" "$kernel" "$initrd" "$scan"; do
+	[ -e "$f" ] || die "missing $f"
+done
+[ -w /dev/kvm ] || die "no /dev/kvm in the test VM"
+
+work=$(mktemp -d)
+qpid=
+trap '[ -n "$qpid" ] && kill -9 $qpid 2>/dev/null; rm -rf "$work"' EXIT
+failures=0
+
+ok()
+{
+	echo "ok: $*"
+}
+
+not_ok()
+{
+	echo "not ok: $*"
+	failures=$((failures + 1))
+}
+
+vmstat()
+{
+	awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat
+}
+
+wait_for()
+{
+	local pattern=$1 file=$2 seconds=$3
+
+	while [ "$seconds" -gt 0 ]; do
+		grep -q "$pattern" "$file" 2>/dev/null && return 0
+		kill -0 "$qpid" 2>/dev/null || return 1
+		sleep 1
+		seconds=$((seconds - 1))
+	done
+	return 1
+}
+
+# guest_run on|off: boot, check while the guest holds its pattern, release.
+guest_run()
+{
+	local ndm=$1 log=$work/serial-$1.log ctl=$work/ctl-$1 seed pool0 pool1
+	local addr matches rc want_pages=$((FILL_MIB * 256))
+
+	seed=$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')
+	mkfifo "$ctl.in" "$ctl.out"
+	pool0=$(vmstat nr_unmapped_pool)
+	"$qemu" -accel kvm -cpu host -smp 1 -m ${GUEST_MIB}M -nodefaults -nographic \
+		-L /usr/share/seabios -L /usr/share/qemu \
+		-object memory-backend-guest-memfd,id=ram0,size=${GUEST_MIB}M,no-direct-map=$ndm \
+		-machine q35,memory-backend=ram0,smm=off \
+		-serial "file:$log" -serial "pipe:$ctl" -no-reboot \
+		-kernel "$kernel" -initrd "$initrd" \
+		-append "console=ttyS0 panic=-1 quiet fill.seed=$seed fill.mib=$FILL_MIB" \
+		< /dev/null > "$work/qemu-$ndm.err" 2>&1 &
+	qpid=$!
+	if ! wait_for "nested-guest: filled" "$log" 240; then
+		not_ok "no-direct-map=$ndm: the guest did not fill its RAM"
+		cat "$work/qemu-$ndm.err" "$log"
+		kill -9 "$qpid" 2>/dev/null
+		wait "$qpid" 2>/dev/null
+		qpid=
+		return
+	fi
+	sed -n 's/^nested-guest: /  guest: /p' "$log"
+	pool1=$(vmstat nr_unmapped_pool)
+	echo "  pool: nr_unmapped_pool $pool0 -> $pool1 pages," \
+	     "nr_unmapped_free $(vmstat nr_unmapped_free), unmapped_alloc $(vmstat unmapped_alloc)"
+
+	# QEMU's own mapping of guest RAM, through the kernel (GUP).
+	addr=$(awk '/kvm-gmem/ { split($1, r, "-"); print r[1]; exit }' /proc/$qpid/maps)
+	if [ -z "$addr" ]; then
+		not_ok "no-direct-map=$ndm: no guest_memfd mapping in QEMU"
+	elif dd if=/proc/$qpid/mem of=/dev/null bs=4096 count=1 \
+		iflag=skip_bytes skip=$((16#$addr)) 2>/dev/null; then
+		[ "$ndm" = off ] && ok "no-direct-map=off: the kernel reads guest RAM through QEMU's mapping" ||
+			not_ok "no-direct-map=on: the kernel read guest RAM through QEMU's mapping"
+	else
+		[ "$ndm" = on ] && ok "no-direct-map=on: the kernel cannot read guest RAM through QEMU's mapping" ||
+			not_ok "no-direct-map=off: /proc/PID/mem of guest RAM failed"
+	fi
+
+	"$scan" "$seed" > "$work/scan"
+	sed 's/^/  /' "$work/scan"
+	matches=$(awk '{ print $2 }' "$work/scan")
+	if [ "$ndm" = on ]; then
+		[ $((pool1 - pool0)) -ge "$want_pages" ] &&
+			ok "no-direct-map=on: the pool holds the guest's RAM" ||
+			not_ok "no-direct-map=on: the pool grew by $((pool1 - pool0)) pages, want >= $want_pages"
+		[ "$matches" = 0 ] &&
+			ok "no-direct-map=on: no page of the guest's pattern in host RAM through the direct map" ||
+			not_ok "no-direct-map=on: $matches pages of the guest's pattern readable through the direct map"
+	else
+		[ "${matches:-0}" -ge $((want_pages * 9 / 10)) ] &&
+			ok "no-direct-map=off: $matches of $want_pages pattern pages found (the control)" ||
+			not_ok "no-direct-map=off: only ${matches:-0} of $want_pages pattern pages found: the scan is blind"
+	fi
+
+	echo go > "$ctl.in"
+	rc=0
+	wait "$qpid" || rc=$?
+	qpid=
+	if [ $rc = 0 ] && grep -q "^nested-guest: done" "$log"; then
+		ok "no-direct-map=$ndm: the guest ran to completion"
+	else
+		not_ok "no-direct-map=$ndm: QEMU exited with $rc; see below"
+		cat "$work/qemu-$ndm.err" "$log"
+	fi
+}
+
+# refused DESCRIPTION EXPECTED-MESSAGE QEMU-ARGS...: QEMU must fail at once.
+refused()
+{
+	local what=$1 want=$2 rc=0
+	shift 2
+
+	timeout 60 "$qemu" -nodefaults -display none -S -L /usr/share/seabios \
+		-L /usr/share/qemu "$@" < /dev/null > "$work/refused.log" 2>&1 || rc=$?
+	if [ $rc != 0 ] && [ $rc != 124 ] && grep -q -- "$want" "$work/refused.log"; then
+		ok "refused: $what: $(grep -m1 -- "$want" "$work/refused.log")"
+	else
+		not_ok "$what: want an error with '$want', QEMU exited $rc:"
+		cat "$work/refused.log"
+	fi
+}
+
+backend="memory-backend-guest-memfd,id=ram0,size=64M"
+if [ $# -gt 0 ]; then
+	guest_run "$1"
+	exit $((failures > 0))
+fi
+
+guest_run on
+guest_run off
+refused "a non-KVM accelerator" "needs the KVM accelerator" \
+	-accel tcg -object "$backend" -machine q35,memory-backend=ram0
+refused "SMM (its SMRAM address space maps RAM twice)" "smm=off" \
+	-accel kvm -object "$backend" -machine q35,memory-backend=ram0,smm=on
+refused "share=off" "share=off is not supported" \
+	-accel kvm -object "$backend,share=off" -machine q35,memory-backend=ram0,smm=off
+refused "hugetlb (not a guest_memfd property)" "hugetlb" \
+	-accel kvm -object "$backend,hugetlb=on" -machine q35,memory-backend=ram0,smm=off
+refused "seal (not a guest_memfd property)" "seal" \
+	-accel kvm -object "$backend,seal=on" -machine q35,memory-backend=ram0,smm=off
+
+echo "$failures failure(s)"
+exit $((failures > 0))
