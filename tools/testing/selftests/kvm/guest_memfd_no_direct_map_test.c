@@ -574,6 +574,56 @@ TEST(memcg_charge)
 	EXPECT_EQ(rmdir(dir), 0);
 }
 
+FIXTURE(big) {
+	struct kvm_vm *vm;
+};
+
+FIXTURE_SETUP(big)
+{
+	self->vm = vm_create_barebones();
+}
+
+FIXTURE_TEARDOWN(big)
+{
+	kvm_vm_free(self->vm);
+}
+
+/*
+ * Populating 1 GiB takes 512 blocks out of the direct map: no 2 MiB
+ * mapping of it may be split, and the pool may flush the TLB at most
+ * once per block.
+ */
+TEST_F_TIMEOUT(big, populate_1g, 300)
+{
+	u64 splits, flushes, refills, fallbacks, allocs;
+	int fd;
+
+	pool_release();
+	splits = vm_counter("direct_map_level2_splits");
+	flushes = vm_counter("unmapped_tlb_flush");
+	refills = vm_counter("unmapped_refill");
+	fallbacks = vm_counter("unmapped_refill_fallback");
+	allocs = vm_counter("unmapped_alloc");
+
+	fd = create_gmem(self->vm, SZ_1G, NO_DIRECT_MAP);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_1G), 0);
+
+	splits = vm_counter("direct_map_level2_splits") - splits;
+	flushes = vm_counter("unmapped_tlb_flush") - flushes;
+	refills = vm_counter("unmapped_refill") - refills;
+	fallbacks = vm_counter("unmapped_refill_fallback") - fallbacks;
+	allocs = vm_counter("unmapped_alloc") - allocs;
+	ksft_print_msg("1 GiB: %lu refills (%lu smaller than 2 MiB), %lu pool TLB flushes, %lu level-2 splits\n",
+		       refills, fallbacks, flushes, splits);
+	EXPECT_EQ(splits, 0);
+	EXPECT_LE(flushes, SZ_1G / SZ_2M);
+	EXPECT_EQ(allocs, SZ_1G / PAGE_SIZE);
+
+	close(fd);
+	pool_release();
+}
+
 /* --- Guests ------------------------------------------------------------- */
 
 static u64 secret_word(u64 seed, u64 i)
