@@ -72,8 +72,9 @@ bool kvm_gmem_needs_zeroing(u64 flags)
  * @policy: memory policy for @index, or NULL for the task's
  * @flags: the guest_memfd's flags
  *
- * Like __filemap_get_folio_mpol() with FGP_LOCK | FGP_CREAT, but a new folio
- * comes from unmapped_alloc(), on the node @policy picks, zeroed unless
+ * For an @index the caller found empty: like __filemap_get_folio_mpol()
+ * with FGP_LOCK | FGP_CREAT, but a new folio comes from unmapped_alloc(),
+ * on the node @policy picks, zeroed unless
  * @flags has GUEST_MEMFD_FLAG_NO_ZERO. The page cache charges it to the
  * caller's memcg, as any guest_memfd folio.
  *
@@ -92,11 +93,8 @@ struct folio *kvm_gmem_get_unmapped_folio(struct address_space *mapping,
 		alloc_gfp |= __GFP_ZERO;
 	nid = policy ? mpol_node(policy, gfp, NO_INTERLEAVE_INDEX) : NUMA_NO_NODE;
 
+	/* The caller has looked @index up already: allocate first. */
 	for (;;) {
-		folio = filemap_lock_folio(mapping, index);
-		if (!IS_ERR(folio))
-			return folio;
-
 		folio = unmapped_folio_alloc(alloc_gfp, 0, nid);
 		if (!folio)
 			return ERR_PTR(-ENOMEM);
@@ -104,8 +102,11 @@ struct folio *kvm_gmem_get_unmapped_folio(struct address_space *mapping,
 		if (!err)
 			return folio;
 		folio_put(folio);
-		/* Someone else added a folio at @index first: use theirs. */
 		if (err != -EEXIST)
 			return ERR_PTR(err);
+		/* Someone else added a folio at @index first: use theirs. */
+		folio = filemap_lock_folio(mapping, index);
+		if (!IS_ERR(folio))
+			return folio;
 	}
 }
