@@ -832,6 +832,11 @@ static int __init unmapped_alloc_init(void)
 		pr_info("disabled: the direct map cannot be changed on this system\n");
 		return 0;
 	}
+	/* No page may leave the direct map unless its users can still reach it. */
+	if (unmapped_map_local_init()) {
+		pr_warn("disabled: no address space for unmapped_map_local()\n");
+		return 0;
+	}
 	for_each_node(nid) {
 		pools[nid] = kzalloc_node(sizeof(*pools[nid]), GFP_KERNEL,
 					  node_state(nid, N_MEMORY) ? nid : NUMA_NO_NODE);

@@ -13,8 +13,13 @@ struct page *unmapped_alloc_node(gfp_t gfp, unsigned int order, int nid);
 void unmapped_free(struct page *page, unsigned int order);
 struct folio *unmapped_folio_alloc(gfp_t gfp, unsigned int order, int nid);
 
+void *unmapped_map_local(unsigned long pfn);
+void unmapped_unmap_local(void *addr);
+
 /* Called by the page allocator only: see __free_pages_prepare(). */
 void unmapped_free_prepared(struct page *page, unsigned int order);
+/* Called by unmapped_alloc_init() only. */
+int unmapped_map_local_init(void);
 
 #else /* !CONFIG_UNMAPPED_ALLOC */
 
@@ -37,6 +42,16 @@ static inline struct folio *unmapped_folio_alloc(gfp_t gfp, unsigned int order,
 						 int nid)
 {
 	return NULL;
+}
+
+/* Without unmapped_alloc() every page is in the direct map. */
+static inline void *unmapped_map_local(unsigned long pfn)
+{
+	return pfn_to_kaddr(pfn);
+}
+
+static inline void unmapped_unmap_local(void *addr)
+{
 }
 
 static inline void unmapped_free_prepared(struct page *page, unsigned int order)

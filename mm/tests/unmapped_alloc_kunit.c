@@ -411,6 +411,42 @@ static void final_folio_put_returns_to_pool(struct kunit *test)
 	}
 }
 
+/*
+ * unmapped_map_local() reaches an unmapped page without putting it back
+ * in the direct map, and leaves no mapping behind; a mapped page is
+ * reached through the direct map.
+ */
+static void map_local_reaches_unmapped_pages(struct kunit *test)
+{
+	struct page *page, *mapped, *slot_page;
+	bool filled;
+	void *addr;
+
+	page = unmapped_alloc(GFP_KERNEL | __GFP_ZERO, 0);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	addr = unmapped_map_local(page_to_pfn(page));
+	slot_page = vmalloc_to_page(addr);
+	memset(addr, 0x5a, PAGE_SIZE);
+	unmapped_unmap_local(addr);
+	KUNIT_EXPECT_PTR_EQ(test, slot_page, page);
+	KUNIT_EXPECT_FALSE(test, kernel_page_present(page));
+	/* Nothing maps the page after the access. */
+	KUNIT_EXPECT_NULL(test, vmalloc_to_page(addr));
+
+	addr = unmapped_map_local(page_to_pfn(page));
+	filled = !memchr_inv(addr, 0x5a, PAGE_SIZE);
+	unmapped_unmap_local(addr);
+	KUNIT_EXPECT_TRUE(test, filled);
+	unmapped_free(page, 0);
+
+	mapped = alloc_page(GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, mapped);
+	addr = unmapped_map_local(page_to_pfn(mapped));
+	unmapped_unmap_local(addr);
+	KUNIT_EXPECT_PTR_EQ(test, addr, page_address(mapped));
+	__free_page(mapped);
+}
+
 static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(alloc_free_every_order),
 	KUNIT_CASE(handed_out_pages_not_present),
@@ -423,6 +459,7 @@ static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(bad_input_fails_cleanly),
 	KUNIT_CASE(nonblocking_uses_only_the_pool),
 	KUNIT_CASE(final_folio_put_returns_to_pool),
+	KUNIT_CASE(map_local_reaches_unmapped_pages),
 	{}
 };
 

@@ -213,14 +213,14 @@ FIXTURE_VARIANT_ADD(vm_type, sev_es_vm) {
 
 FIXTURE_VARIANT_ADD(vm_type, snp_vm) {
 	.type = KVM_X86_SNP_VM,
-	.must_offer = NO_ZERO,
-	.must_refuse = NO_DIRECT_MAP | INIT_SHARED,
+	.must_offer = NO_ZERO | NO_DIRECT_MAP,
+	.must_refuse = INIT_SHARED,
 };
 
 FIXTURE_VARIANT_ADD(vm_type, tdx_vm) {
 	.type = KVM_X86_TDX_VM,
-	.must_offer = NO_ZERO,
-	.must_refuse = NO_DIRECT_MAP | INIT_SHARED,
+	.must_offer = NO_ZERO | NO_DIRECT_MAP,
+	.must_refuse = INIT_SHARED,
 };
 
 FIXTURE_SETUP(vm_type)
