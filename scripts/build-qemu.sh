@@ -12,7 +12,8 @@ set -euo pipefail
 CONFIGURE_OPTS=(--python="$PYTHON" --target-list=x86_64-softmmu
 	--without-default-features --enable-kvm --enable-fdt=system
 	--enable-pixman --disable-install-blobs --disable-docs
-	--disable-werror --disable-tools --disable-guest-agent)
+	--disable-werror --disable-tools --disable-guest-agent
+	--enable-vhost-kernel --enable-vhost-net)
 
 if ! git -C "$QSRC" rev-parse -q --verify pristine >/dev/null 2>&1; then
 	tarball=$("$TOP/scripts/fetch.sh" qemu)

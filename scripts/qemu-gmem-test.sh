@@ -145,6 +145,24 @@ refused()
 	fi
 }
 
+# accepted DESCRIPTION QEMU-ARGS...: QEMU must set up the machine (-S) and
+# answer the monitor's quit.
+accepted()
+{
+	local what=$1 rc=0
+	shift
+
+	echo quit | timeout 60 "$qemu" -nodefaults -display none -S \
+		-L /usr/share/seabios -L /usr/share/qemu -monitor stdio "$@" \
+		> "$work/accepted.log" 2>&1 || rc=$?
+	if [ $rc = 0 ]; then
+		ok "accepted: $what"
+	else
+		not_ok "$what: QEMU exited $rc:"
+		cat "$work/accepted.log"
+	fi
+}
+
 backend="memory-backend-guest-memfd,id=ram0,size=64M"
 if [ $# -gt 0 ]; then
 	guest_run "$1"
@@ -163,6 +181,25 @@ refused "hugetlb (not a guest_memfd property)" "hugetlb" \
 	-accel kvm -object "$backend,hugetlb=on" -machine q35,memory-backend=ram0,smm=off
 refused "seal (not a guest_memfd property)" "seal" \
 	-accel kvm -object "$backend,seal=on" -machine q35,memory-backend=ram0,smm=off
+refused "vhost-kernel created before the RAM (tap, vhost=on)" "cannot be used with vhost-kernel" \
+	-accel kvm -netdev tap,id=n0,ifname=ugtap0,script=no,downscript=no,vhost=on \
+	-object "$backend,no-direct-map=on" -machine q35,memory-backend=ram0,smm=off
+refused "vhost-kernel created after the RAM (vhost-vsock)" "vhost-kernel cannot use guest RAM" \
+	-accel kvm -object "$backend,no-direct-map=on" -machine q35,memory-backend=ram0,smm=off \
+	-device vhost-vsock-pci,guest-cid=3
+# Controls: the same vhost devices start next to RAM in the direct map, so
+# the refusals above are about no-direct-map, not a broken vhost setup.
+accepted "vhost-kernel (tap and vsock) next to no-direct-map=off RAM" \
+	-accel kvm -netdev tap,id=n0,ifname=ugtap0,script=no,downscript=no,vhost=on \
+	-object "$backend,no-direct-map=off" -machine q35,memory-backend=ram0,smm=off \
+	-device vhost-vsock-pci,guest-cid=3
+# No SNP or TDX here: only that the options exist and reach the guest's
+# setup, which then fails for want of the hardware.
+refused "no-direct-map/no-zero on sev-snp-guest without SNP hardware" "SEV-SNP not supported by KVM" \
+	-accel kvm -object sev-snp-guest,id=sev0,cbitpos=51,reduced-phys-bits=1,no-direct-map=on,no-zero=on \
+	-machine q35,confidential-guest-support=sev0,smm=off
+refused "a bad no-zero value on tdx-guest" "'no-zero' expects" \
+	-accel kvm -object tdx-guest,id=tdx0,no-zero=maybe -machine q35,confidential-guest-support=tdx0
 
 echo "$failures failure(s)"
 exit $((failures > 0))
