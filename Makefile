@@ -11,11 +11,13 @@ SHELL := /bin/bash
 OUT	:= out
 KHDR	:= $(OUT)/build/kernel-test/usr/include
 DEMO	:= $(OUT)/build/demo
+BENCH	:= $(OUT)/build/bench
+BENCH_CC = gcc -O2 -Wall -Wextra -static -pthread -o $(BENCH)/gmem_bench bench/gmem_bench.c
 
 # make check T="guest_memfd_test qemu_nested_boot": run only those tests.
 T ?=
 
-.PHONY: all deps kernel bench-kernel selftests qemu demo check run shell clean distclean
+.PHONY: all deps kernel bench-kernel selftests qemu demo bench check run shell clean distclean
 
 all: kernel selftests qemu demo
 
@@ -40,9 +42,18 @@ demo: kernel
 	@gcc -O2 -Wall -Wextra -static -o $(DEMO)/guest-fill demo/guest-fill.c
 	@gcc -O2 -Wall -Wextra -static -o $(DEMO)/kcore-scan demo/kcore-scan.c
 	@scripts/build-initramfs.sh
+	@mkdir -p $(BENCH)
+	@$(BENCH_CC) -isystem $(KHDR)
 
 check: all
 	@scripts/check.sh $(T)
+
+# Populate memory through every path side by side in the bench kernel; the
+# report goes to out/build/bench/results (results.md, plots).
+bench: bench-kernel
+	@mkdir -p $(BENCH)
+	@$(BENCH_CC) -isystem $(OUT)/build/kernel-bench/usr/include
+	@scripts/bench.sh
 
 # The guest kernel's console goes to out/results/run-console.log.
 run: kernel demo qemu

@@ -11,7 +11,7 @@ rm -rf "$res"
 mkdir -p "$res"
 log "booting the test kernel under TCG and running the tests (logs: $res)"
 start=$(date +%s)
-"$TOP/scripts/vm.sh" -t "${VM_TIMEOUT:-2400}" -w "$res" -c "$res/console.log" -- \
+VM_APPEND="secretmem.enable=1" "$TOP/scripts/vm.sh" -t "${VM_TIMEOUT:-2400}" -w "$res" -c "$res/console.log" -- \
 	"$TOP/scripts/vm-tests.sh" "$res" "$BUILD/selftests-test" "$@"
 rc=$?
 log "test VM finished in $(( $(date +%s) - start )) s with status $rc"

@@ -53,6 +53,10 @@ if want qemu_nested_boot; then
 	run_one qemu_nested_boot 300 "$TOP/scripts/nested-boot.sh"
 fi
 
+if want bench_smoke; then
+	run_one bench_smoke 300 "$TOP/scripts/bench-smoke.sh"
+fi
+
 if want qemu_guest_memfd; then
 	run_one qemu_guest_memfd 900 "$TOP/scripts/qemu-gmem-test.sh"
 fi

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# bench-vm.sh OUTDIR BENCH [ARGS...]: inside the benchmark VM, record the
+# machine and run gmem_bench once; its CSV goes to OUTDIR/results.csv.
+set -euo pipefail
+
+out=$1 bench=$2
+shift 2
+mkdir -p "$out"
+{
+	echo "kernel: $(uname -r) ($(uname -v))"
+	echo "cmdline: $(cat /proc/cmdline)"
+	echo "cpus: $(nproc) x $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+	echo "memory: $(sed -n 's/^MemTotal: *//p' /proc/meminfo)"
+	echo "direct map: $(grep '^DirectMap' /proc/meminfo | tr -s ' ' | paste -sd ' ')"
+} > "$out/machine-vm.txt"
+"$bench" "$@" > "$out/results.csv"
