@@ -48,6 +48,7 @@
 #define BLOCK		(2 * MIB)
 #define GPA_BASE	(1UL << 32)
 #define POOL		"/sys/kernel/mm/unmapped/"
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 #ifndef GUEST_MEMFD_FLAG_NO_DIRECT_MAP
 #define GUEST_MEMFD_FLAG_NO_DIRECT_MAP	(1ULL << 2)
@@ -84,7 +85,8 @@ static const char *const vmstat_names[] = {
 	"direct_map_level3_splits", "unmapped_tlb_flush", "unmapped_refill",
 	"unmapped_scrub",
 };
-#define NR_VMSTAT (sizeof(vmstat_names) / sizeof(vmstat_names[0]))
+
+#define NR_VMSTAT ARRAY_SIZE(vmstat_names)
 
 struct counters {
 	long long v[NR_VMSTAT];
@@ -257,6 +259,7 @@ static double populate_done(double start)
 	return t;
 }
 
+/* One write per page; volatile so that no store is merged or dropped. */
 static void touch(volatile char *p, unsigned long size)
 {
 	unsigned long off;
@@ -420,11 +423,18 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "s:r:p:")) != -1) {
 		switch (opt) {
-		case 's': sizes = optarg; break;
-		case 'r': reps = atoi(optarg); break;
-		case 'p': paths = optarg; break;
+		case 's':
+			sizes = optarg;
+			break;
+		case 'r':
+			reps = atoi(optarg);
+			break;
+		case 'p':
+			paths = optarg;
+			break;
 		default:
-			fprintf(stderr, "usage: %s [-s MiB,...] [-r REPS] [-p PATH,...]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-s MiB,...] [-r REPS] [-p PATH,...]\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -443,7 +453,7 @@ int main(int argc, char **argv)
 		/* Paths interleaved within each repetition, so drift hits all. */
 		for (rep = 0; rep < reps; rep++) {
 			if (!paths) {
-				for (i = 0; i < sizeof(all_paths) / sizeof(all_paths[0]); i++)
+				for (i = 0; i < ARRAY_SIZE(all_paths); i++)
 					measure(all_paths[i], mib, rep);
 				continue;
 			}

@@ -9,7 +9,7 @@ shift 2
 mkdir -p "$out"
 {
 	echo "kernel: $(uname -r) ($(uname -v))"
-	echo "cmdline: $(cat /proc/cmdline)"
+	echo "cmdline: $(tr " " "\n" < /proc/cmdline | grep -v "^virtme\|^root\|^init=\|^console=\|^earlyprintk=\|^nr_open=\|^raid=\|^ro$\|^debug$\|^panic=" | paste -sd " ")"
 	echo "cpus: $(nproc) x $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 	echo "memory: $(sed -n 's/^MemTotal: *//p' /proc/meminfo)"
 	echo "direct map: $(grep '^DirectMap' /proc/meminfo | tr -s ' ' | paste -sd ' ')"

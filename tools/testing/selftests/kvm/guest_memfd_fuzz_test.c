@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Random requests against guest_memfd, with and without
+ * GUEST_MEMFD_FLAG_NO_DIRECT_MAP: creation flags and sizes, fallocate
+ * modes and ranges, mmap and faults through it, memslot bindings, reads
+ * and writes on the fd, closes, on default and software-protected VMs.
+ *
+ * Every call must succeed or fail with an errno from a short list; a call
+ * that fails otherwise is logged with its arguments. Once everything is
+ * closed the unmapped pool must drain to nothing (no page leaked). Kernel
+ * splats fail the run through the kernel log check of `make check`.
+ *
+ * GMEM_FUZZ_SEED and GMEM_FUZZ_ITERATIONS override the seed (printed, so a
+ * failure can be replayed) and the number of iterations (100000).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+
+#include <linux/falloc.h>
+#include <linux/sizes.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "test_util.h"
+#include "kselftest_harness.h"
+
+#define KNOWN_FLAGS	(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED | \
+			 GUEST_MEMFD_FLAG_NO_DIRECT_MAP | GUEST_MEMFD_FLAG_NO_ZERO)
+#define MAX_FILES	8
+#define MAX_SLOTS	4
+#define MAX_POPULATE	(256 * PAGE_SIZE)	/* per fallocate, to bound memory */
+#define VM_LIFETIME	512			/* iterations per VM */
+#define POOL_SYSFS	"/sys/kernel/mm/unmapped/"
+
+struct gmem {
+	int fd;
+	u64 size, flags;
+};
+
+static u64 seed_state;
+static sigjmp_buf fault_jmp;
+static unsigned long nr_ok, nr_failed;
+
+/* xorshift64*: small, and the same sequence for the same seed everywhere. */
+static u64 rnd(void)
+{
+	seed_state ^= seed_state >> 12;
+	seed_state ^= seed_state << 25;
+	seed_state ^= seed_state >> 27;
+	return seed_state * 0x2545F4914F6CDD1DULL;
+}
+
+static u64 rnd_below(u64 n)
+{
+	return n ? rnd() % n : 0;
+}
+
+static u64 env_u64(const char *name, u64 dflt)
+{
+	const char *s = getenv(name);
+
+	return s ? strtoull(s, NULL, 0) : dflt;
+}
+
+/* A size or length: mostly sensible, sometimes anything at all. */
+static u64 rnd_size(u64 limit)
+{
+	switch (rnd_below(8)) {
+	case 0:
+		return rnd();
+	case 1:
+		return rnd_below(3 * PAGE_SIZE);	/* unaligned, small */
+	case 2:
+		return -PAGE_SIZE;
+	case 3:
+		return SZ_2M;
+	default:
+		return (1 + rnd_below(limit / PAGE_SIZE)) * PAGE_SIZE;
+	}
+}
+
+static u64 rnd_offset(u64 size)
+{
+	switch (rnd_below(6)) {
+	case 0:
+		return rnd();
+	case 1:
+		return rnd_below(size + SZ_2M);		/* maybe unaligned */
+	default:
+		return rnd_below(size / PAGE_SIZE + 2) * PAGE_SIZE;
+	}
+}
+
+static void on_fault(int sig)
+{
+	siglongjmp(fault_jmp, sig);
+}
+
+/* Errnos a bad request may get; anything else is a bug. */
+static bool errno_expected(int err)
+{
+	switch (err) {
+	case EINVAL: case ENOMEM: case EFAULT: case EEXIST: case ENOSPC:
+	case EOPNOTSUPP: case ENODEV: case EFBIG: case EPERM: case E2BIG:
+	case EACCES: case EOVERFLOW: case ENXIO: case EBUSY: case EAGAIN:
+	case EBADF:
+		return true;
+	}
+	return false;
+}
+
+#define CHECK_CALL(ret, fmt, ...)						\
+do {										\
+	if ((ret) >= 0) {							\
+		nr_ok++;							\
+		break;								\
+	}									\
+	nr_failed++;								\
+	EXPECT_TRUE(errno_expected(errno))					\
+		TH_LOG(fmt ": unexpected errno %d (%s)", ##__VA_ARGS__,	\
+		       errno, strerror(errno));					\
+} while (0)
+
+static struct kvm_vm *new_vm(unsigned long *type)
+{
+	*type = (kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM)) &&
+		(rnd() & 1) ? KVM_X86_SW_PROTECTED_VM : KVM_X86_DEFAULT_VM;
+	return vm_create_barebones_type(*type);
+}
+
+static unsigned long pool_blocks(void)
+{
+	unsigned long val = 0;
+	FILE *f = fopen(POOL_SYSFS "blocks", "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &val) != 1)
+			val = ULONG_MAX;
+		fclose(f);
+	}
+	return val;
+}
+
+static void pool_release(void)
+{
+	int fd = open(POOL_SYSFS "release", O_WRONLY);
+
+	if (fd >= 0) {
+		TEST_ASSERT(write(fd, "1", 1) == 1, "release the pool");
+		close(fd);
+	}
+}
+
+TEST(random_requests)
+{
+	static const int modes[] = {
+		0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, FALLOC_FL_COLLAPSE_RANGE,
+		FALLOC_FL_INSERT_RANGE, FALLOC_FL_UNSHARE_RANGE, -1,
+	};
+	u64 seed = env_u64("GMEM_FUZZ_SEED", time(NULL));
+	u64 iterations = env_u64("GMEM_FUZZ_ITERATIONS", 100000);
+	struct gmem files[MAX_FILES] = {};
+	struct sigaction sa = { .sa_handler = on_fault };
+	struct kvm_vm *vm = NULL;
+	unsigned long type = 0, i, j;
+	int nr_files = 0;
+	char buf[64];
+
+	seed_state = seed | 1;
+	ksft_print_msg("seed %llu (GMEM_FUZZ_SEED=%llu replays it), %llu iterations\n",
+		       (unsigned long long)seed, (unsigned long long)seed,
+		       (unsigned long long)iterations);
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(sigaction(SIGBUS, &sa, NULL), 0);
+	ASSERT_EQ(sigaction(SIGSEGV, &sa, NULL), 0);
+
+	for (i = 0; i < iterations; i++) {
+		struct gmem *g = nr_files ? &files[rnd_below(nr_files)] : NULL;
+		u64 len, off;
+		void *mem;
+		int ret;
+
+		if (!(i % VM_LIFETIME)) {
+			/* Close everything with the VM, memslots included. */
+			for (j = 0; j < nr_files; j++)
+				close(files[j].fd);
+			nr_files = 0;
+			if (vm)
+				kvm_vm_free(vm);
+			vm = new_vm(&type);
+			continue;
+		}
+
+		switch (rnd_below(8)) {
+		case 0:
+		case 1: {	/* create */
+			struct kvm_create_guest_memfd args = {
+				.size = rnd_size(SZ_4M),
+				.flags = rnd_below(4) ? rnd() & KNOWN_FLAGS : rnd(),
+			};
+
+			ret = __vm_ioctl(vm, KVM_CREATE_GUEST_MEMFD, &args);
+			CHECK_CALL(ret, "create: type %lu size 0x%llx flags 0x%llx",
+				   type, args.size, args.flags);
+			if (ret < 0)
+				break;
+			if (nr_files == MAX_FILES) {
+				close(files[0].fd);
+				files[0] = files[--nr_files];
+			}
+			files[nr_files++] = (struct gmem){ ret, args.size, args.flags };
+			break;
+		}
+		case 2:		/* fallocate */
+			if (!g)
+				break;
+			ret = modes[rnd_below(ARRAY_SIZE(modes))];
+			off = rnd_offset(g->size);
+			len = rnd_size(MAX_POPULATE);
+			if (!(ret & FALLOC_FL_PUNCH_HOLE) && len > MAX_POPULATE && !(rnd() & 7))
+				len = MAX_POPULATE;
+			ret = fallocate(g->fd, ret, off, len);
+			CHECK_CALL(ret, "fallocate: offset 0x%lx len 0x%lx flags 0x%lx",
+				   off, len, g->flags);
+			break;
+		case 3:		/* mmap, and touch a page */
+			if (!g)
+				break;
+			len = rnd_size(g->size + SZ_2M);
+			off = rnd_offset(g->size);
+			mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				   rnd_below(4) ? MAP_SHARED : MAP_PRIVATE, g->fd, off);
+			CHECK_CALL(mem == MAP_FAILED ? -1 : 0,
+				   "mmap: len 0x%lx offset 0x%lx flags 0x%lx", len, off, g->flags);
+			if (mem == MAP_FAILED)
+				break;
+			/* A page past EOF or a private one raises SIGBUS: fine. */
+			off = rnd_below(len / PAGE_SIZE) * PAGE_SIZE;
+			if (!sigsetjmp(fault_jmp, 1))
+				WRITE_ONCE(*((char *)mem + off), 1);
+			munmap(mem, len);
+			break;
+		case 4: {	/* bind to a memslot, or delete one */
+			struct kvm_userspace_memory_region2 region = {
+				.slot = rnd_below(MAX_SLOTS),
+				.flags = rnd_below(8) ? KVM_MEM_GUEST_MEMFD : rnd() & 0xff,
+				.guest_phys_addr = SZ_4G + rnd_below(64) * SZ_2M,
+				.memory_size = rnd_below(4) ? rnd_size(SZ_4M) : 0,
+				.guest_memfd_offset = rnd_offset(g ? g->size : SZ_2M),
+				.guest_memfd = g ? g->fd : -1,
+			};
+
+			ret = __vm_ioctl(vm, KVM_SET_USER_MEMORY_REGION2, &region);
+			CHECK_CALL(ret, "memslot: %u flags 0x%x gpa 0x%llx size 0x%llx off 0x%llx",
+				   region.slot, region.flags, region.guest_phys_addr,
+				   region.memory_size, region.guest_memfd_offset);
+			break;
+		}
+		case 5:		/* the fd has no read or write */
+			if (!g)
+				break;
+			ret = rnd() & 1 ? read(g->fd, buf, sizeof(buf)) :
+					  write(g->fd, buf, sizeof(buf));
+			EXPECT_EQ(ret, -1);
+			CHECK_CALL(ret, "read/write on guest_memfd");
+			break;
+		case 6:		/* close */
+			if (!g)
+				break;
+			close(g->fd);
+			*g = files[--nr_files];
+			break;
+		default:	/* resize: guest_memfd does not allow it */
+			if (!g)
+				break;
+			ret = ftruncate(g->fd, rnd_size(SZ_4M));
+			CHECK_CALL(ret, "ftruncate");
+			break;
+		}
+	}
+	for (j = 0; j < nr_files; j++)
+		close(files[j].fd);
+	if (vm)
+		kvm_vm_free(vm);
+
+	ksft_print_msg("%lu calls succeeded, %lu failed as expected or not (see above)\n",
+		       nr_ok, nr_failed);
+	/* Nothing holds unmapped pages any more: the pool must drain. */
+	for (i = 0; i < 100 && pool_blocks(); i++) {
+		pool_release();
+		usleep(20000);
+	}
+	EXPECT_EQ(pool_blocks(), 0);
+}
+
+TEST_HARNESS_MAIN
