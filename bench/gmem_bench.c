@@ -358,58 +358,75 @@ static struct run run_kvm(unsigned long size, uint64_t flags, int nr_vcpus)
 	return r;
 }
 
-static const char *const all_paths[] = {
-	"memset", "gmem-mmap", "ndm-mmap", "secretmem-mmap", "gmem-kvm",
-	"ndm-kvm", "ndm-warm-kvm", "nozero-kvm", "gmem-kvm-2", "ndm-kvm-2",
+#define NDM	GUEST_MEMFD_FLAG_NO_DIRECT_MAP
+
+/* How each path populates, with which guest_memfd flags and vCPUs. */
+static const struct path {
+	const char *name;
+	enum { MEMSET, GMEM_MMAP, SECRETMEM, KVM } how;
+	uint64_t flags;
+	int nr_vcpus;
+	bool warm;		/* prefill the pool before the clock starts */
+} paths[] = {
+	{ .name = "memset",         .how = MEMSET },
+	{ .name = "gmem-mmap",      .how = GMEM_MMAP },
+	{ .name = "ndm-mmap",       .how = GMEM_MMAP, .flags = NDM },
+	{ .name = "secretmem-mmap", .how = SECRETMEM },
+	{ .name = "gmem-kvm",       .how = KVM, .nr_vcpus = 1 },
+	{ .name = "ndm-kvm",        .how = KVM, .flags = NDM, .nr_vcpus = 1 },
+	{ .name = "ndm-warm-kvm",   .how = KVM, .flags = NDM, .nr_vcpus = 1, .warm = true },
+	{ .name = "nozero-kvm",     .how = KVM, .flags = NDM | GUEST_MEMFD_FLAG_NO_ZERO,
+	  .nr_vcpus = 1 },
+	{ .name = "gmem-kvm-2",     .how = KVM, .nr_vcpus = 2 },
+	{ .name = "ndm-kvm-2",      .how = KVM, .flags = NDM, .nr_vcpus = 2 },
 };
 
-static struct run run_path(const char *path, unsigned long size)
+static const struct path *find_path(const char *name)
 {
-	uint64_t ndm = GUEST_MEMFD_FLAG_NO_DIRECT_MAP;
+	unsigned int i;
 
-	if (!strcmp(path, "memset"))
+	for (i = 0; i < ARRAY_SIZE(paths); i++)
+		if (!strcmp(paths[i].name, name))
+			return &paths[i];
+	errno = EINVAL;
+	die("unknown path %s", name);
+	return NULL;
+}
+
+static struct run run_path(const struct path *p, unsigned long size)
+{
+	switch (p->how) {
+	case MEMSET:
 		return run_memset(size);
-	if (!strcmp(path, "gmem-mmap"))
-		return run_gmem_mmap(size, 0);
-	if (!strcmp(path, "ndm-mmap"))
-		return run_gmem_mmap(size, ndm);
-	if (!strcmp(path, "secretmem-mmap"))
+	case GMEM_MMAP:
+		return run_gmem_mmap(size, p->flags);
+	case SECRETMEM:
 		return run_secretmem(size);
-	if (!strcmp(path, "gmem-kvm"))
-		return run_kvm(size, 0, 1);
-	if (!strcmp(path, "ndm-kvm") || !strcmp(path, "ndm-warm-kvm"))
-		return run_kvm(size, ndm, 1);
-	if (!strcmp(path, "nozero-kvm"))
-		return run_kvm(size, ndm | GUEST_MEMFD_FLAG_NO_ZERO, 1);
-	if (!strcmp(path, "gmem-kvm-2"))
-		return run_kvm(size, 0, 2);
-	if (!strcmp(path, "ndm-kvm-2"))
-		return run_kvm(size, ndm, 2);
-	die("unknown path %s", path);
-	return (struct run){ 0 };
+	default:
+		return run_kvm(size, p->flags, p->nr_vcpus);
+	}
 }
 
 /* One measured run, with the pool in the state the path asks for. */
-static void measure(const char *path, unsigned long mib, int rep)
+static void measure(const struct path *p, unsigned long mib, int rep)
 {
 	unsigned long blocks = mib * MIB / BLOCK, saved_max;
-	bool warm = !strcmp(path, "ndm-warm-kvm");
 	struct counters before;
 	struct run r;
 	unsigned int i;
 
 	pool_drain();
 	saved_max = pool_read("free_blocks_max");
-	if (warm) {
+	if (p->warm) {
 		pool_write("free_blocks_max", blocks);
 		pool_write("prefill", blocks);
 	}
 	read_counters(&before);
-	r = run_path(path, mib * MIB);
-	if (warm)
+	r = run_path(p, mib * MIB);
+	if (p->warm)
 		pool_write("free_blocks_max", saved_max);
 
-	printf("%s,%lu,%d,%.6f,%.6f", path, mib, rep, r.populate, r.teardown);
+	printf("%s,%lu,%d,%.6f,%.6f", p->name, mib, rep, r.populate, r.teardown);
 	for (i = 0; i < NR_VMSTAT; i++)
 		printf(",%lld", populated.v[i] - before.v[i]);
 	printf(",%lld\n", populated.directmap4k_kib - before.directmap4k_kib);
@@ -418,7 +435,7 @@ static void measure(const char *path, unsigned long mib, int rep)
 
 int main(int argc, char **argv)
 {
-	char *sizes = strdup("256,512,1024,2048"), *paths = NULL, *tok, *save;
+	char *sizes = strdup("256,512,1024,2048"), *only = NULL, *tok, *save;
 	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
 	int reps = 3, opt, rep;
 	unsigned int i;
@@ -432,7 +449,7 @@ int main(int argc, char **argv)
 			reps = atoi(optarg);
 			break;
 		case 'p':
-			paths = optarg;
+			only = optarg;
 			break;
 		default:
 			fprintf(stderr, "usage: %s [-s MiB,...] [-r REPS] [-p PATH,...]\n",
@@ -454,15 +471,15 @@ int main(int argc, char **argv)
 
 		/* Paths interleaved within each repetition, so drift hits all. */
 		for (rep = 0; rep < reps; rep++) {
-			if (!paths) {
-				for (i = 0; i < ARRAY_SIZE(all_paths); i++)
-					measure(all_paths[i], mib, rep);
+			if (!only) {
+				for (i = 0; i < ARRAY_SIZE(paths); i++)
+					measure(&paths[i], mib, rep);
 				continue;
 			}
-			char *list = strdup(paths), *p, *s2;
+			char *list = strdup(only), *name, *s2;
 
-			for (p = strtok_r(list, ",", &s2); p; p = strtok_r(NULL, ",", &s2))
-				measure(p, mib, rep);
+			for (name = strtok_r(list, ",", &s2); name; name = strtok_r(NULL, ",", &s2))
+				measure(find_path(name), mib, rep);
 			free(list);
 		}
 	}
