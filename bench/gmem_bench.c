@@ -83,7 +83,7 @@ static const char *const vmstat_names[] = {
 	"nr_tlb_local_flush_one", "nr_tlb_local_flush_all",
 	"nr_tlb_remote_flush", "direct_map_level2_splits",
 	"direct_map_level3_splits", "unmapped_tlb_flush", "unmapped_refill",
-	"unmapped_scrub",
+	"unmapped_scrub", "compact_stall",
 };
 
 #define NR_VMSTAT ARRAY_SIZE(vmstat_names)

@@ -62,6 +62,9 @@ def summary(runs):
             "l2": med(rows, "direct_map_level2_splits"),
             "l3": med(rows, "direct_map_level3_splits"),
             "dm4k": med(rows, "directmap4k_kib") / 1024,
+            # Older results.csv files predate this counter.
+            "compact": (f'{med(rows, "compact_stall"):.0f}'
+                        if "compact_stall" in rows[0] else "-"),
             "blocks": mib / 2,
         }
     return out
@@ -76,8 +79,8 @@ def table(s, mib, paths):
     lines = [f"### {mib} MiB", "",
              "| path | MiB/s | vs upstream | spread | TLB flushes/GiB local / remote "
              "| pool flushes / 2 MiB blocks | 2M / 1G splits | DirectMap4k +MiB "
-             "| teardown s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| compaction stalls | teardown s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for p in paths:
         r = s.get((p, mib))
         if not r:
@@ -86,7 +89,7 @@ def table(s, mib, paths):
             f"| `{p}` | {r['mibs']:.0f} | {ratio(s, p, mib):.2f}x | {r['spread']:.0f}% "
             f"| {r['local']:.0f} / {r['remote']:.0f} "
             f"| {r['pool_flush']:.0f} / {r['blocks']:.0f} | {r['l2']:.0f} / {r['l3']:.0f} "
-            f"| {r['dm4k']:+.0f} | {r['teardown']:.3f} |")
+            f"| {r['dm4k']:+.0f} | {r['compact']} | {r['teardown']:.3f} |")
     return lines + [""]
 
 
@@ -174,7 +177,8 @@ def main():
              "(`gmem-mmap` for mmap paths, `gmem-kvm` for KVM pre-fault, "
              "`gmem-kvm-2` for two vCPUs). TLB flushes come from "
              "CONFIG_DEBUG_TLBFLUSH's vmstat counters; pool flushes from "
-             "`unmapped_tlb_flush`.", "", "| path | what |", "|---|---|"]
+             "`unmapped_tlb_flush`; compaction stalls (`compact_stall`) show "
+             "when the buddy allocator had to compact to find 2 MiB blocks.", "", "| path | what |", "|---|---|"]
     lines += [f"| `{p}` | {WHAT[p]} |" for p in paths] + [""]
     for mib in sizes:
         lines += table(s, mib, paths)
