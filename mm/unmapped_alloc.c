@@ -294,6 +294,20 @@ static void free_block_pages(struct page *page, unsigned int order)
 }
 
 /*
+ * Count a block about to be created against max_blocks. Reserving before
+ * the (sleeping) allocation keeps racing refills from overshooting it.
+ */
+static bool block_reserve(void)
+{
+	unsigned long cap = READ_ONCE(max_blocks);
+
+	if (atomic_long_inc_return(&nr_blocks_total) <= cap || !cap)
+		return true;
+	atomic_long_dec(&nr_blocks_total);
+	return false;
+}
+
+/*
  * Take a block from the page allocator and unmap it, without flushing the
  * TLB: the caller flushes once for all the blocks it creates. Falls back to
  * smaller blocks, down to @min_order, only when no PMD-sized one is free.
@@ -306,12 +320,12 @@ static struct unmapped_block *block_create(int nid, gfp_t gfp,
 	unsigned int order, i;
 	struct page *page;
 
-	if (max_blocks && atomic_long_read(&nr_blocks_total) >= max_blocks)
+	if (!block_reserve())
 		return NULL;
 
 	b = kzalloc_node(sizeof(*b), GFP_KERNEL, nid);
 	if (!b)
-		return NULL;
+		goto unreserve;
 	for (order = BLOCK_ORDER; ; order--) {
 		page = alloc_pages_node(nid, order > min_order ?
 					bgfp | __GFP_NORETRY : bgfp, order);
@@ -348,7 +362,6 @@ static struct unmapped_block *block_create(int nid, gfp_t gfp,
 		goto free_pages;
 	}
 
-	atomic_long_inc(&nr_blocks_total);
 	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_POOL, block_pages(b));
 	count_vm_event(UNMAPPED_REFILL);
 	return b;
@@ -357,19 +370,36 @@ free_pages:
 	free_block_pages(page, order);
 free_desc:
 	kfree(b);
+unreserve:
+	atomic_long_dec(&nr_blocks_total);
 	return NULL;
 }
 
-static void pool_add_block(struct unmapped_block *b)
+/*
+ * Put a new block in its pool. With @order >= 0, take 2^@order pages of it
+ * for the caller in the same critical section: once the lock is dropped, a
+ * fully free block may be released (and freed) at any time.
+ */
+static struct page *pool_add_block(struct unmapped_block *b, int order,
+				   bool want_zero)
 {
 	struct unmapped_pool *pool = pools[b->nid];
+	struct page *page = NULL;
 	unsigned long flags;
+	int start = -1;
 
 	spin_lock_irqsave(&pool->lock, flags);
+	if (order >= 0)
+		start = block_find(b, order, want_zero);
+	if (start >= 0) {
+		block_take(b, start, 1U << order);
+		page = block_page(b, start);
+	}
+	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_FREE, b->nr_free);
 	pool->nr_blocks++;
 	pool_link(pool, b);
 	spin_unlock_irqrestore(&pool->lock, flags);
-	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_FREE, b->nr_free);
+	return page;
 }
 
 static void flush_after_unmap(void)
@@ -513,8 +543,10 @@ static struct page *alloc_from_node(int nid, gfp_t gfp, unsigned int order)
 	if (!b)
 		return NULL;
 	flush_after_unmap();
-	pool_add_block(b);
-	return pool_take(pools[b->nid], order, want_zero);
+	/* The page allocator may have picked another node. */
+	pool = pools[b->nid];
+	page = pool_add_block(b, order, want_zero);
+	return page ?: pool_take(pool, order, want_zero);
 }
 
 /**
@@ -674,7 +706,7 @@ static unsigned long unmapped_prefill(unsigned long nr)
 	flush_after_unmap();
 	list_for_each_entry_safe(b, tmp, &fresh, list) {
 		list_del_init(&b->list);
-		pool_add_block(b);
+		pool_add_block(b, -1, false);
 	}
 	return added;
 }
