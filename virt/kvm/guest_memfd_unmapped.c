@@ -76,7 +76,9 @@ bool kvm_gmem_needs_zeroing(u64 flags)
  * with FGP_LOCK | FGP_CREAT, but a new folio comes from unmapped_alloc(),
  * on the node @policy picks, zeroed unless
  * @flags has GUEST_MEMFD_FLAG_NO_ZERO. The page cache charges it to the
- * caller's memcg, as any guest_memfd folio.
+ * caller's memcg, as any guest_memfd folio, but past the memcg's limit the
+ * charge fails rather than OOM-kill: the memory cannot be reclaimed, so
+ * the OOM killer could only make room by killing the VMM asking for it.
  *
  * Return: the locked folio with a reference, or an ERR_PTR().
  */
@@ -98,7 +100,8 @@ struct folio *kvm_gmem_get_unmapped_folio(struct address_space *mapping,
 		folio = unmapped_folio_alloc(alloc_gfp, 0, nid);
 		if (!folio)
 			return ERR_PTR(-ENOMEM);
-		err = filemap_add_folio(mapping, folio, index, gfp);
+		err = filemap_add_folio(mapping, folio, index,
+					gfp | __GFP_RETRY_MAYFAIL);
 		if (!err)
 			return folio;
 		folio_put(folio);
