@@ -24,9 +24,14 @@
 #include <elf.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 
 #include <linux/falloc.h>
+#include <linux/magic.h>
 #include <linux/sizes.h>
 
 #include "kvm_util.h"
@@ -418,6 +423,151 @@ TEST_F(gmem, gup_refused)
 	close(pipefd[1]);
 }
 
+/*
+ * The other ways the kernel could reach the pages through a user address
+ * or the file: ptrace, process_vm_writev(), O_DIRECT I/O and io_uring
+ * fixed buffers all fail on NO_DIRECT_MAP memory (and work on ordinary
+ * guest_memfd memory), and the file itself has no read or write.
+ */
+TEST_F(gmem, accessors)
+{
+	/*
+	 * struct io_uring_params (120 bytes): <linux/io_uring.h> does not
+	 * build against the selftests' copy of the kernel headers.
+	 */
+	u64 params[16] = {};
+	struct iovec local, remote;
+	char buf[64], *direct;
+	int status, fd, ring;
+	struct statfs fs;
+	long word;
+	ssize_t r;
+	pid_t pid;
+
+	memset(self->mem, 0xab, PAGE_SIZE);
+	memset(buf, 0xcd, sizeof(buf));
+
+	errno = 0;
+	EXPECT_EQ(read(self->fd, buf, sizeof(buf)), -1);
+	EXPECT_EQ(errno, EINVAL);
+	errno = 0;
+	EXPECT_EQ(write(self->fd, buf, sizeof(buf)), -1);
+	EXPECT_EQ(errno, EINVAL);
+
+	local.iov_base = buf;
+	local.iov_len = sizeof(buf);
+	remote.iov_base = self->mem;
+	remote.iov_len = sizeof(buf);
+	r = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
+	EXPECT_EQ(r < 0 ? -errno : r, variant->unmapped ? -EFAULT : (ssize_t)sizeof(buf));
+
+	/* A traced child shares the mapping: PEEKDATA goes through GUP. */
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL))
+			_exit(2);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	if (!WIFSTOPPED(status)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		ASSERT_TRUE(WIFSTOPPED(status)) TH_LOG("PTRACE_TRACEME failed");
+	}
+	errno = 0;
+	word = ptrace(PTRACE_PEEKDATA, pid, self->mem + sizeof(buf), NULL);
+	if (variant->unmapped) {
+		EXPECT_EQ(errno, EIO);
+	} else {
+		EXPECT_EQ(errno, 0);
+		EXPECT_EQ((unsigned long)word, 0xababababababababul);
+	}
+	EXPECT_EQ(ptrace(PTRACE_POKEDATA, pid, self->mem, 0) ? -errno : 0,
+		  variant->unmapped ? -EIO : 0);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+
+	/*
+	 * O_DIRECT reads pin the destination; this test's binary is the
+	 * source. tmpfs and ramfs copy through the user address instead
+	 * (which the owner of the mapping may do), so they prove nothing.
+	 */
+	fd = open("/proc/self/exe", O_RDONLY | O_DIRECT);
+	if (fd < 0 || fstatfs(fd, &fs) || fs.f_type == TMPFS_MAGIC ||
+	    fs.f_type == RAMFS_MAGIC) {
+		ksft_print_msg("no O_DIRECT check: this binary is on no disk or network fs\n");
+	} else {
+		direct = aligned_alloc(PAGE_SIZE, PAGE_SIZE);
+		ASSERT_EQ(pread(fd, direct, PAGE_SIZE, 0), PAGE_SIZE);
+		r = pread(fd, self->mem, PAGE_SIZE, 0);
+		if (variant->unmapped) {
+			EXPECT_EQ(r < 0 ? -errno : r, -EFAULT);
+		} else {
+			EXPECT_EQ(r, PAGE_SIZE);
+			EXPECT_EQ(memcmp(self->mem, direct, PAGE_SIZE), 0);
+		}
+		free(direct);
+	}
+	if (fd >= 0)
+		close(fd);
+
+	/* Registering fixed buffers pins them for the ring's lifetime. */
+	ring = syscall(__NR_io_uring_setup, 4, params);
+	if (ring < 0 && errno == EPERM) {
+		ksft_print_msg("no io_uring check: kernel.io_uring_disabled is set\n");
+		return;
+	}
+	ASSERT_GE(ring, 0) TH_LOG("io_uring_setup: errno %d", errno);
+	remote.iov_len = PAGE_SIZE;
+	r = syscall(__NR_io_uring_register, ring, 0 /* IORING_REGISTER_BUFFERS */,
+		    &remote, 1);
+	EXPECT_EQ(r < 0 ? -errno : r, variant->unmapped ? -EFAULT : 0);
+	close(ring);
+}
+
+/* The value of @key in this process's fdinfo for @fd, or -1. */
+static long long fdinfo_value(int fd, const char *key, char *str, size_t len)
+{
+	char path[64], line[128];
+	long long val = -1;
+	size_t klen = strlen(key);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	TEST_ASSERT(f, "open %s", path);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, klen) || line[klen] != ':')
+			continue;
+		val = strtoll(line + klen + 1, NULL, 0);
+		if (str)
+			snprintf(str, len, "%s", line + klen + 1 + strspn(line + klen + 1, " \t"));
+	}
+	fclose(f);
+	return val;
+}
+
+/* fdinfo tells operators whose memory this is and how much is unmapped. */
+TEST_F(gmem, fdinfo)
+{
+	char vm[64] = "";
+
+	ASSERT_EQ(fallocate(self->fd, FALLOC_FL_KEEP_SIZE, 0, SZ_1M), 0);
+	fdinfo_value(self->fd, "gmem-vm", vm, sizeof(vm));
+	EXPECT_EQ(strncmp(vm, "kvm-", 4), 0) TH_LOG("gmem-vm: %s", vm);
+	EXPECT_EQ(fdinfo_value(self->fd, "gmem-flags", NULL, 0), variant->flags);
+	EXPECT_EQ(fdinfo_value(self->fd, "gmem-size", NULL, 0), self->size);
+	EXPECT_EQ(fdinfo_value(self->fd, "gmem-resident", NULL, 0), SZ_1M >> 10);
+	EXPECT_EQ(fdinfo_value(self->fd, "gmem-unmapped", NULL, 0),
+		  variant->unmapped ? SZ_1M >> 10 : 0);
+	ASSERT_EQ(fallocate(self->fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
+			    0, SZ_1M), 0);
+	EXPECT_EQ(fdinfo_value(self->fd, "gmem-resident", NULL, 0), 0);
+	EXPECT_EQ(fdinfo_value(self->fd, "gmem-unmapped", NULL, 0), 0);
+}
+
 /* How many of the pages at @mem (@nr of them) /proc/kcore shows with @tag. */
 static int count_visible(struct kcore *kc, char *mem, const u64 *pfns, int nr, u64 tag)
 {
@@ -572,6 +722,79 @@ TEST(memcg_charge)
 
 	write_file("/sys/fs/cgroup/cgroup.procs", pid);
 	EXPECT_EQ(rmdir(dir), 0);
+}
+
+/*
+ * Past a memcg's limit, NO_DIRECT_MAP allocations fail with ENOMEM for the
+ * caller: the memory cannot be reclaimed, and the memcg OOM killer is not
+ * called in to kill a task for it, in the cgroup or anywhere else.
+ */
+TEST(memcg_limit)
+{
+	const u64 limit = SZ_16M, size = SZ_64M;
+	char dir[64], path[128], line[64];
+	u64 oom_kills, peak;
+	long long kills = -1, at_max = -1;
+	int i;
+	int status;
+	pid_t pid;
+	FILE *f;
+
+	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK))
+		SKIP(return, "no cgroup v2 hierarchy");
+	snprintf(dir, sizeof(dir), "/sys/fs/cgroup/gmem-limit-%d", getpid());
+	ASSERT_EQ(mkdir(dir, 0755), 0);
+	write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+	snprintf(path, sizeof(path), "%s/memory.max", dir);
+	snprintf(line, sizeof(line), "%lu", limit);
+	write_file(path, line);
+	oom_kills = vm_counter("oom_kill");
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		struct kvm_vm *vm = vm_create_barebones();
+		int fd = create_gmem(vm, size, NO_DIRECT_MAP);
+
+		snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+		snprintf(line, sizeof(line), "%d", getpid());
+		write_file(path, line);
+		if (fd < 0)
+			_exit(3);
+		if (!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, size))
+			_exit(1);
+		_exit(errno == ENOMEM ? 0 : 2);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("%lu MiB under a %lu MiB limit: %s %d (0: ENOMEM, 1: fit, 2: errno)",
+		       size >> 20, limit >> 20, WIFEXITED(status) ? "exit" : "signal",
+		       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+
+	snprintf(path, sizeof(path), "%s/memory.peak", dir);
+	peak = read_u64(path);
+	snprintf(path, sizeof(path), "%s/memory.events", dir);
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "oom_kill %lld", &kills) != 1 &&
+		    sscanf(line, "max %lld", &at_max) != 1)
+			continue;
+	}
+	fclose(f);
+	ksft_print_msg("cgroup peak %lu of %lu KiB, limit hit %lld times\n",
+		       peak >> 10, limit >> 10, at_max);
+	ksft_print_msg("OOM kills: %lld in the cgroup, %lu on the host\n",
+		       kills, vm_counter("oom_kill") - oom_kills);
+	/* The memcg, and not the pool or anything else, said no. */
+	EXPECT_GT(at_max, 0);
+	EXPECT_GE(peak, limit - SZ_1M);
+	EXPECT_EQ(kills, 0);
+	EXPECT_EQ(vm_counter("oom_kill"), oom_kills);
+	/* The reaped child may leave the cgroup a moment after wait(). */
+	for (i = 0; i < 100 && rmdir(dir) && errno == EBUSY; i++)
+		usleep(10000);
+	EXPECT_NE(access(dir, F_OK), 0);
 }
 
 FIXTURE(big) {
