@@ -17,7 +17,8 @@ BENCH_CC = gcc -O2 -Wall -Wextra -static -pthread -o $(BENCH)/gmem_bench bench/g
 # make check T="guest_memfd_test qemu_nested_boot": run only those tests.
 T ?=
 
-.PHONY: all deps kernel bench-kernel selftests qemu demo bench check run shell clean distclean
+.PHONY: all deps kernel bench-kernel debug-kernel selftests qemu demo bench check \
+	check-debug kselftest-tarball series qemu-series run shell clean distclean
 
 all: kernel selftests qemu demo
 
@@ -29,6 +30,9 @@ kernel: deps
 
 bench-kernel: deps
 	@scripts/build-kernel.sh bench
+
+debug-kernel: deps
+	@scripts/build-kernel.sh debug
 
 selftests: kernel
 	@scripts/build-selftests.sh test
@@ -48,12 +52,32 @@ demo: kernel
 check: all
 	@scripts/check.sh $(T)
 
+# The debug kernel (KASAN, kmemleak) booted with init_on_free=1, running
+# the tests that drive unmapped memory hardest. Too slow for every CI run.
+check-debug: debug-kernel selftests
+	@scripts/check.sh --debug $(T)
+
 # Populate memory through every path side by side in the bench kernel; the
 # report goes to out/build/bench/results (results.md, plots).
 bench: bench-kernel
 	@mkdir -p $(BENCH)
 	@$(BENCH_CC) -isystem $(OUT)/build/kernel-bench/usr/include
 	@scripts/bench.sh
+
+# Our kernel work as a format-patch series against v7.2.13, checkpatch
+# clean, every prefix built (out/build/series/patches).
+series: kernel
+	@scripts/series.sh
+
+# Our QEMU patches as a series against 10.2.2, QEMU-checkpatch clean,
+# every prefix built (out/build/qemu-series).
+qemu-series: deps
+	@scripts/qemu-series.sh
+
+# Our selftests and the upstream ones we run, with run_kselftest.sh, for
+# hosts with SEV-SNP or TDX hardware: out/build/unmapped-gmem-kselftest.tar.gz.
+kselftest-tarball: selftests
+	@scripts/kselftest-tarball.sh
 
 # The guest kernel's console goes to out/results/run-console.log.
 run: kernel demo qemu

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# build-kernel.sh test|bench [TARGET...]: configure (tinyconfig +
-# kconfig/base.config + kconfig/FLAVOUR.config), check that every requested
+# build-kernel.sh test|bench|debug [TARGET...]: configure (tinyconfig +
+# kconfig/base.config + kconfig/FLAVOUR.config, with kconfig/test.config
+# before debug.config, which extends it), check that every requested
 # option reached .config, then build bzImage with ccache and install the
 # uAPI headers, or build only the kbuild TARGETs given (e.g.
 # "W=1 mm/unmapped_alloc.o").
@@ -12,7 +13,9 @@ flavour=${1:-test}
 shift || true
 [ -f "$TOP/kconfig/$flavour.config" ] || die "no kconfig/$flavour.config"
 kout=$KOUT_BASE-$flavour
-frags="$TOP/kconfig/base.config $TOP/kconfig/$flavour.config"
+frags="$TOP/kconfig/base.config"
+[ "$flavour" = debug ] && frags+=" $TOP/kconfig/test.config"
+frags+=" $TOP/kconfig/$flavour.config"
 stamp=$kout/.fragments.stamp
 KMAKE=(make -C "$KSRC" O="$kout" -j"$(nproc)" -s CC="ccache gcc" HOSTCC="ccache gcc"
        KBUILD_BUILD_TIMESTAMP="2026-01-01" KBUILD_BUILD_USER=build KBUILD_BUILD_HOST=unmapped-gmem)

@@ -27,7 +27,7 @@ if ! git -C "$QSRC" rev-parse -q --verify pristine >/dev/null 2>&1; then
 			git -C "$QSRC" apply --index ||
 			die "Debian's $p does not apply"
 	done
-	git -C "$QSRC" commit -q -m "Debian $QEMU_VER build patches: $QEMU_DEBIAN_PATCHES"
+	GIT_AUTHOR_DATE=$GIT_COMMITTER_DATE git -C "$QSRC" commit -q -m "Debian $QEMU_VER build patches: $QEMU_DEBIAN_PATCHES"
 	git -C "$QSRC" tag -f pristine >/dev/null
 fi
 tree_apply_series "$QSRC" "$TOP/qemu-patches" "$BUILD/qemu-series.stamp"

@@ -145,7 +145,9 @@ tree_commit_pristine()
 	git -C "$1" init -q -b upstream
 	git -C "$1" config gc.auto 0
 	git -C "$1" add -A -f .
-	git -C "$1" commit -q -m "$2"
+	# A fixed author date too: the same tarball gives the same commit
+	# everywhere, so an exported series' base-commit line is stable.
+	GIT_AUTHOR_DATE=$GIT_COMMITTER_DATE git -C "$1" commit -q -m "$2"
 	git -C "$1" tag pristine
 }
 

@@ -61,7 +61,7 @@ wait_for()
 guest_run()
 {
 	local ndm=$1 log=$work/serial-$1.log ctl=$work/ctl-$1 seed pool0 pool1
-	local addr matches rc want_pages=$((FILL_MIB * 256))
+	local addr matches rc unmapped want want_pages=$((FILL_MIB * 256))
 
 	seed=$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')
 	mkfifo "$ctl.in" "$ctl.out"
@@ -99,6 +99,23 @@ guest_run()
 	else
 		[ "$ndm" = on ] && ok "no-direct-map=on: the kernel cannot read guest RAM through QEMU's mapping" ||
 			not_ok "no-direct-map=off: /proc/PID/mem of guest RAM failed"
+	fi
+
+	# The operator's view: the tool finds QEMU's guest RAM per VM.
+	"$PYTHON" "$TOP/tools/mm/unmapped_stat.py" > "$work/stat" 2>&1
+	sed 's/^/  /' "$work/stat"
+	unmapped=$(awk -v p="$qpid" '$1 == p { print int($(NF - 1)) }' "$work/stat")
+	# on: at least the pattern the guest wrote; off (the control): none.
+	if [ "$ndm" = on ]; then
+		want="-ge $FILL_MIB"
+	else
+		want="-eq 0"
+	fi
+	# shellcheck disable=SC2086
+	if [ -n "$unmapped" ] && [ "$unmapped" $want ]; then
+		ok "no-direct-map=$ndm: unmapped_stat.py shows ${unmapped} MiB of QEMU's RAM unmapped"
+	else
+		not_ok "no-direct-map=$ndm: unmapped_stat.py shows '${unmapped}' MiB unmapped for QEMU"
 	fi
 
 	"$scan" "$seed" > "$work/scan"

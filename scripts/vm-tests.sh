@@ -32,6 +32,8 @@ want()
 
 mkdir -p "$res/selftests"
 mount -t debugfs none /sys/kernel/debug 2>/dev/null
+# kmemleak (make check-debug) reports only what leaks from here on.
+"$TOP/scripts/unmapped-leak-check.sh" --mark
 
 while read -r path limit args; do
 	name=selftests/${path//\//_}
@@ -59,6 +61,11 @@ fi
 
 if want qemu_guest_memfd; then
 	run_one qemu_guest_memfd 900 "$TOP/scripts/qemu-gmem-test.sh"
+fi
+
+# Last: whatever the tests above allocated must all have come back.
+if want unmapped_leaks; then
+	run_one unmapped_leaks 300 "$TOP/scripts/unmapped-leak-check.sh"
 fi
 
 dmesg > "$res/dmesg.log"
