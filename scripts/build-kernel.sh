@@ -23,22 +23,25 @@ KMAKE=(make -C "$KSRC" O="$kout" -j"$(nproc)" -s CC="ccache gcc" HOSTCC="ccache 
 # Fail naming every option that did not end up as asked.
 verify_config()
 {
-	local line sym want have bad=0
+	local line sym have bad=0
+	local -A want=()
 
+	# A later fragment overrides an earlier one, as in merge_config.sh.
 	# shellcheck disable=SC2086
 	while read -r line; do
 		case $line in
 		CONFIG_*=*)
-			sym=${line%%=*} want=${line#*=} ;;
+			want[${line%%=*}]=${line#*=} ;;
 		"# CONFIG_"*" is not set")
-			sym=${line#\# } sym=${sym%% *} want=n ;;
-		*) continue ;;
+			sym=${line#\# } sym=${sym%% *} want[$sym]=n ;;
 		esac
-		have=$(sed -n -e "s/^$sym=//p" -e "s/^# $sym is not set/n/p" "$kout/.config")
-		[ "${have:-n}" = "$want" ] && continue
-		echo "error: $sym=$want requested but .config has ${have:-it unset}" >&2
-		bad=1
 	done < <(cat $frags)
+	for sym in "${!want[@]}"; do
+		have=$(sed -n -e "s/^$sym=//p" -e "s/^# $sym is not set/n/p" "$kout/.config")
+		[ "${have:-n}" = "${want[$sym]}" ] && continue
+		echo "error: $sym=${want[$sym]} requested but .config has ${have:-it unset}" >&2
+		bad=1
+	done
 	[ $bad = 0 ] || die "kernel config ($flavour) lacks requested options; check their dependencies"
 }
 

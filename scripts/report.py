@@ -27,7 +27,8 @@ SPLAT = re.compile(
     r"possible circular locking|possible recursive locking|"
     r"inconsistent lock state|INFO: possible|Call Trace:|general protection fault|"
     r"Kernel panic|list_add corruption|list_del corruption|"
-    r"page dumped because|Bad page state|kmemleak:"
+    r"page dumped because|Bad page state|"
+    r"kmemleak: \d+ new suspected memory leak|kmemleak: Cannot|kmemleak: .*disabled"
 )
 
 

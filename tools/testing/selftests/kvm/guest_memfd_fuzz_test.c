@@ -159,7 +159,12 @@ static void pool_release(void)
 	}
 }
 
-TEST(random_requests)
+/* A fixture only for TEST_F_TIMEOUT: the default 30 s is short for KASAN. */
+FIXTURE(fuzz) {};
+FIXTURE_SETUP(fuzz) {}
+FIXTURE_TEARDOWN(fuzz) {}
+
+TEST_F_TIMEOUT(fuzz, random_requests, 600)
 {
 	static const int modes[] = {
 		0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
