@@ -21,6 +21,8 @@ out=$BUILD/series/patches
 kout=$KOUT_BASE-series
 
 "$TOP/scripts/assemble-kernel.sh"
+# The series' commits, and so its cover letter, carry the project's name.
+export GIT_COMMITTER_NAME=unmapped-gmem GIT_COMMITTER_EMAIL=dev@unmapped-gmem.invalid
 
 # Every overlay file must say which patch it joins.
 # shellcheck disable=SC2086
@@ -49,7 +51,7 @@ while read -r p; do
 		cp "$TOP/$f" "$tree/$f"
 	done
 	# shellcheck disable=SC2086
-	git -C "$tree" add $files
+	git -C "$tree" add -f $files
 	git -C "$tree" commit -q --amend --no-edit
 done < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$dir/series")
 
@@ -70,13 +72,21 @@ EOF
 n=$(find "$out" -name '0*.patch' ! -name '0000-*' | wc -l)
 log "exported $n patches and a cover letter to $out"
 
+# checkpatch's SPDX check needs python3-ply and python3-git.
+if ! "$PYTHON" -c "import ply, git" 2>/dev/null; then
+	log "installing python3-ply and python3-git for checkpatch's SPDX check"
+	as_root apt-get install -y -qq --no-install-recommends python3-ply python3-git >/dev/null
+fi
 log "checkpatch --strict on every patch"
 bad=0
 for p in "$out"/0*.patch; do
 	[ "$p" = "$cover" ] && continue
 	num=$(basename "$p" | cut -c1-4)
-	ignore=$(awk -v n="$num" '$1 == n { print $2 }' "$dir/checkpatch-exceptions")
-	if ! (cd "$tree" && scripts/checkpatch.pl --strict -q ${ignore:+--ignore "$ignore"} "$p"); then
+	ignore=$(awk -v n="$num" '!/^#/ && ($1 == n || $1 == "*") { print $2 }' \
+		 "$dir/checkpatch-exceptions" | paste -sd,)
+	# Debian's python3, which has ply, for the SPDX check.
+	if ! (cd "$tree" && PATH=/usr/bin:$PATH scripts/checkpatch.pl --strict -q \
+		${ignore:+--ignore "$ignore"} "$p"); then
 		echo "checkpatch: $(basename "$p") is not clean" >&2
 		bad=1
 	fi
