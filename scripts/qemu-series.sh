@@ -13,6 +13,8 @@ dir=$TOP/qemu-patches
 out=$BUILD/qemu-series
 
 "$TOP/scripts/build-qemu.sh"
+# The cover letter carries the project's name.
+export GIT_COMMITTER_NAME=unmapped-gmem GIT_COMMITTER_EMAIL=dev@unmapped-gmem.invalid
 tip=$(git -C "$QSRC" rev-parse HEAD)
 
 rm -rf "$out"
