@@ -18,7 +18,7 @@ BENCH_CC = gcc -O2 -Wall -Wextra -static -pthread -o $(BENCH)/gmem_bench bench/g
 T ?=
 
 .PHONY: all deps kernel bench-kernel debug-kernel selftests qemu demo bench check \
-	check-debug kselftest-tarball series qemu-series run shell clean distclean
+	check-debug kselftest-tarball series qemu-series deb run shell clean distclean
 
 all: kernel selftests qemu demo
 
@@ -68,6 +68,13 @@ bench: bench-kernel
 # clean, every prefix built (out/build/series/patches).
 series: kernel
 	@scripts/series.sh
+
+# Debian packages for real hosts in out/build/deb: the kernel with Debian's
+# config plus ours (hours to build on 2 cores; DEB_LSMOD=FILE trims it to
+# one host's modules) and our QEMU. make deb DEB=qemu (or kernel): one.
+DEB ?= all
+deb: deps
+	@scripts/deb.sh $(DEB)
 
 # Our QEMU patches as a series against 10.2.2, QEMU-checkpatch clean,
 # every prefix built (out/build/qemu-series).

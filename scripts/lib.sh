@@ -14,6 +14,10 @@ LINUX_VER=7.2.13-1
 LINUX_DEB=linux-source-7.2_7.2.13-1_all.deb
 LINUX_SHA256=30a8c5fc63f9028a62e6d7b3f7f43bee67425dbce2a05fceba83f9b87c92083d
 LINUX_TAG=v7.2.13
+# Debian's kernel configs of the same release: make deb starts from amd64's.
+LINUX_CONFIG_PKG=linux-config-7.2
+LINUX_CONFIG_DEB=linux-config-7.2_7.2.13-1_amd64.deb
+LINUX_CONFIG_SHA256=efd73ee3a4bd90d51a0286da81d6c9bfcd5405d9cf5b2cd0caa35a8435d171ac
 
 QEMU_PKG=qemu
 QEMU_VER=1:10.2.2+ds-1
