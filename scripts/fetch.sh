@@ -9,34 +9,18 @@ set -euo pipefail
 DL=$CACHE/downloads
 mkdir -p "$DL"
 
-fetch_linux()
+# fetch_deb PACKAGE FILE SHA256: a pinned binary package from sid.
+fetch_deb()
 {
-	local f=$DL/$LINUX_DEB
+	local pkg=$1 f=$DL/$2 sha=$3
 
-	if ! sha256_ok "$f" "$LINUX_SHA256"; then
+	if ! sha256_ok "$f" "$sha"; then
 		apt_private_setup sid
-		log "downloading $LINUX_PKG=$LINUX_VER"
+		log "downloading $pkg=$LINUX_VER"
 		rm -f "$f"
-		(cd "$DL" && apt_private sid apt-get download -qq "$LINUX_PKG=$LINUX_VER") ||
-			die "the registry does not serve $LINUX_PKG version $LINUX_VER any more"
-		sha256_ok "$f" "$LINUX_SHA256" ||
-			die "$LINUX_PKG $LINUX_VER: SHA256 mismatch, expected $LINUX_SHA256"
-	fi
-	echo "$f"
-}
-
-fetch_linux_config()
-{
-	local f=$DL/$LINUX_CONFIG_DEB
-
-	if ! sha256_ok "$f" "$LINUX_CONFIG_SHA256"; then
-		apt_private_setup sid
-		log "downloading $LINUX_CONFIG_PKG=$LINUX_VER"
-		rm -f "$f"
-		(cd "$DL" && apt_private sid apt-get download -qq "$LINUX_CONFIG_PKG=$LINUX_VER") ||
-			die "the registry does not serve $LINUX_CONFIG_PKG version $LINUX_VER any more"
-		sha256_ok "$f" "$LINUX_CONFIG_SHA256" ||
-			die "$LINUX_CONFIG_PKG $LINUX_VER: SHA256 mismatch, expected $LINUX_CONFIG_SHA256"
+		(cd "$DL" && apt_private sid apt-get download -qq "$pkg=$LINUX_VER") ||
+			die "the registry does not serve $pkg version $LINUX_VER any more"
+		sha256_ok "$f" "$sha" || die "$pkg $LINUX_VER: SHA256 mismatch, expected $sha"
 	fi
 	echo "$f"
 }
@@ -60,8 +44,8 @@ fetch_qemu()
 }
 
 case ${1:-} in
-linux) fetch_linux ;;
-linux-config) fetch_linux_config ;;
+linux) fetch_deb "$LINUX_PKG" "$LINUX_DEB" "$LINUX_SHA256" ;;
+linux-config) fetch_deb "$LINUX_CONFIG_PKG" "$LINUX_CONFIG_DEB" "$LINUX_CONFIG_SHA256" ;;
 qemu) fetch_qemu ;;
 *) die "usage: $0 linux|linux-config|qemu" ;;
 esac

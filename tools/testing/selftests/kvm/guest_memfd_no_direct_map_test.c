@@ -388,25 +388,33 @@ TEST_F(gmem, mmap_rules)
 	ASSERT_TRUE(page_matches(self->mem, self->mem, 1));
 }
 
+/* process_vm_readv() (or _writev()) between @buf and @mem: bytes or -errno. */
+static ssize_t copy_with_self(char *mem, char *buf, size_t len, bool write)
+{
+	struct iovec local = { .iov_base = buf, .iov_len = len };
+	struct iovec remote = { .iov_base = mem, .iov_len = len };
+	ssize_t r;
+
+	r = write ? process_vm_writev(getpid(), &local, 1, &remote, 1, 0) :
+		    process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	return r < 0 ? -errno : r;
+}
+
 /*
  * The kernel cannot reach these pages through a user address: GUP-fast
  * (vmsplice) and the slow path (process_vm_readv, /proc/self/mem) fail.
  */
 TEST_F(gmem, gup_refused)
 {
-	struct iovec local, remote, splice_iov;
+	struct iovec splice_iov;
 	char buf[64];
 	int pipefd[2], memfd;
 	ssize_t r;
 
 	memset(self->mem, 0xab, PAGE_SIZE);
 
-	local.iov_base = buf;
-	local.iov_len = sizeof(buf);
-	remote.iov_base = self->mem;
-	remote.iov_len = sizeof(buf);
-	r = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-	EXPECT_EQ(r < 0 ? -errno : r, variant->unmapped ? -EFAULT : (ssize_t)sizeof(buf));
+	EXPECT_EQ(copy_with_self(self->mem, buf, sizeof(buf), false),
+		  variant->unmapped ? -EFAULT : (ssize_t)sizeof(buf));
 
 	memfd = open("/proc/self/mem", O_RDONLY);
 	ASSERT_GE(memfd, 0);
@@ -436,7 +444,7 @@ TEST_F(gmem, accessors)
 	 * build against the selftests' copy of the kernel headers.
 	 */
 	u64 params[16] = {};
-	struct iovec local, remote;
+	struct iovec fixed = { .iov_base = self->mem, .iov_len = PAGE_SIZE };
 	char buf[64], *direct;
 	int status, fd, ring;
 	struct statfs fs;
@@ -454,12 +462,8 @@ TEST_F(gmem, accessors)
 	EXPECT_EQ(write(self->fd, buf, sizeof(buf)), -1);
 	EXPECT_EQ(errno, EINVAL);
 
-	local.iov_base = buf;
-	local.iov_len = sizeof(buf);
-	remote.iov_base = self->mem;
-	remote.iov_len = sizeof(buf);
-	r = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
-	EXPECT_EQ(r < 0 ? -errno : r, variant->unmapped ? -EFAULT : (ssize_t)sizeof(buf));
+	EXPECT_EQ(copy_with_self(self->mem, buf, sizeof(buf), true),
+		  variant->unmapped ? -EFAULT : (ssize_t)sizeof(buf));
 
 	/* A traced child shares the mapping: PEEKDATA goes through GUP. */
 	pid = fork();
@@ -520,9 +524,8 @@ TEST_F(gmem, accessors)
 		return;
 	}
 	ASSERT_GE(ring, 0) TH_LOG("io_uring_setup: errno %d", errno);
-	remote.iov_len = PAGE_SIZE;
 	r = syscall(__NR_io_uring_register, ring, 0 /* IORING_REGISTER_BUFFERS */,
-		    &remote, 1);
+		    &fixed, 1);
 	EXPECT_EQ(r < 0 ? -errno : r, variant->unmapped ? -EFAULT : 0);
 	close(ring);
 }
