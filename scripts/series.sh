@@ -119,5 +119,4 @@ last) prefix_build "$n" HEAD ;;
 		prefix_build $i "$rev"
 	done ;;
 esac
-git -C "$tree" checkout -q -f --detach HEAD
 log "series: $out ($n patches, checkpatch clean, builds: $builds)"
