@@ -13,11 +13,7 @@ reps=${BENCH_REPS:-3}
 mem=${VM_MEM:-6G}
 res=$BUILD/bench/results
 
-if ! command -v gnuplot >/dev/null; then
-	log "installing gnuplot-nox for the plots"
-	as_root apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null ||
-		log "no gnuplot: the report will have no plots"
-fi
+install_missing gnuplot-nox || log "no gnuplot: the report will have no plots"
 
 rm -rf "$res"
 mkdir -p "$res"

@@ -15,15 +15,6 @@ BOOKWORM_PKGS="build-essential bc bison flex libelf-dev libssl-dev cpio
 BACKPORTS_PKGS="meson python3-pycotap qemu-system-x86"
 VNG_VER=1.41
 
-missing()
-{
-	local p
-	for p in "$@"; do
-		dpkg-query -W -f='${db:Status-Status}\n' "$p" 2>/dev/null |
-			grep -qx installed || echo "$p"
-	done
-}
-
 # Installed from backports, not bookworm: check the version too.
 backports_ok()
 {
@@ -40,13 +31,7 @@ vng_ok()
 
 export DEBIAN_FRONTEND=noninteractive
 # shellcheck disable=SC2086
-need=$(missing $BOOKWORM_PKGS)
-if [ -n "$need" ]; then
-	log "installing from bookworm:" $need
-	as_root apt-get update -qq
-	# shellcheck disable=SC2086
-	as_root apt-get install -y -qq --no-install-recommends $need >/dev/null
-fi
+install_missing $BOOKWORM_PKGS
 
 if ! backports_ok; then
 	apt_private_setup backports

@@ -51,6 +51,30 @@ die()
 	exit 1
 }
 
+# The Debian packages among "$@" that are not installed.
+missing()
+{
+	local p
+	for p in "$@"; do
+		dpkg-query -W -f='${db:Status-Status}\n' "$p" 2>/dev/null |
+			grep -qx installed || echo "$p"
+	done
+}
+
+# Install the Debian packages among "$@" that are missing, from the
+# machine's own sources.
+install_missing()
+{
+	local need
+
+	need=$(missing "$@")
+	[ -n "$need" ] || return 0
+	log "installing:" $need
+	as_root apt-get update -qq
+	# shellcheck disable=SC2086
+	as_root apt-get install -y -qq --no-install-recommends $need >/dev/null
+}
+
 # Run as root, or through sudo when we are not.
 as_root()
 {

@@ -73,10 +73,7 @@ n=$(find "$out" -name '0*.patch' ! -name '0000-*' | wc -l)
 log "exported $n patches and a cover letter to $out"
 
 # checkpatch's SPDX check needs python3-ply and python3-git.
-if ! "$PYTHON" -c "import ply, git" 2>/dev/null; then
-	log "installing python3-ply and python3-git for checkpatch's SPDX check"
-	as_root apt-get install -y -qq --no-install-recommends python3-ply python3-git >/dev/null
-fi
+install_missing python3-ply python3-git
 log "checkpatch --strict on every patch"
 bad=0
 for p in "$out"/0*.patch; do
