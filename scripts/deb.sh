@@ -7,6 +7,7 @@
 #    version 7.2.13-1+unmappedgmem1, release 7.2.13-unmapped-gmem.
 #    DEB_LSMOD=FILE (an lsmod listing of the target host) trims the config
 #    to the modules that host uses (localmodconfig): far quicker to build.
+#    kconfig/kvm-host.lsmod is such a list for a generic x86 KVM host.
 #  - qemu: our qemu-system-x86_64 as qemu-system-x86-unmapped-gmem, run as
 #    /usr/bin/qemu-system-x86_64-unmapped-gmem beside Debian's QEMU, whose
 #    firmware packages it uses.
@@ -23,6 +24,8 @@ deb_kernel()
 {
 	local cfg
 
+	# bindeb-pkg's build dependencies, beyond the test kernel's.
+	install_missing debhelper libdw-dev
 	cfg=$("$TOP/scripts/fetch.sh" linux-config)
 	"$TOP/scripts/assemble-kernel.sh"
 	mkdir -p "$kout"
@@ -30,7 +33,10 @@ deb_kernel()
 	dpkg-deb --fsys-tarfile "$cfg" |
 		tar -xO ./usr/src/linux-config-7.2/config.amd64_none_amd64.xz | xz -d > "$kout/.config"
 	if [ -n "${DEB_LSMOD:-}" ]; then
-		make -C "$KSRC" O="$kout" -s LSMOD="$DEB_LSMOD" localmodconfig </dev/null
+		[ -f "$DEB_LSMOD" ] || die "DEB_LSMOD=$DEB_LSMOD: no such file"
+		# Its questions about new options take the defaults.
+		make -C "$KSRC" O="$kout" -s LSMOD="$(realpath "$DEB_LSMOD")" localmodconfig \
+			</dev/null >"$kout/localmodconfig.log"
 	fi
 	(cd "$kout" && "$KSRC/scripts/kconfig/merge_config.sh" -m -O "$kout" .config \
 		"$TOP/kconfig/host.config" >/dev/null)
@@ -42,9 +48,11 @@ deb_kernel()
 	log "building the host kernel packages (a full distribution config: hours on 2 cores)"
 	make -C "$KSRC" O="$kout" -j"$(nproc)" CC="ccache gcc" HOSTCC="ccache gcc" \
 		LOCALVERSION=-unmapped-gmem KDEB_PKGVERSION="$version" \
+		DEBFULLNAME=unmapped-gmem DEBEMAIL=dev@unmapped-gmem.invalid \
 		KBUILD_BUILD_TIMESTAMP="2026-01-01" KBUILD_BUILD_USER=build \
 		KBUILD_BUILD_HOST=unmapped-gmem bindeb-pkg
-	mv "$KOUT_BASE"/linux-*_"$version"_*.deb "$debs/"
+	# bindeb-pkg leaves its packages next to the build directory.
+	mv "$(dirname "$kout")"/linux-*_"$version"_amd64.* "$debs/"
 }
 
 deb_qemu()
