@@ -18,7 +18,7 @@ BENCH_CC = gcc -O2 -Wall -Wextra -static -pthread -o $(BENCH)/gmem_bench bench/g
 T ?=
 
 .PHONY: all deps kernel bench-kernel debug-kernel selftests qemu demo bench check \
-	check-debug kselftest-tarball series qemu-series deb run shell clean distclean
+	check-debug kselftest-tarball series qemu-series deb deb-check run shell clean distclean
 
 all: kernel selftests qemu demo
 
@@ -75,6 +75,11 @@ series: kernel
 DEB ?= all
 deb: deps
 	@scripts/deb.sh $(DEB)
+
+# Boot the kernel make deb packaged (unpacked as dpkg installs it, KVM as
+# modules) and run the tests that need nothing of the test rig in it.
+deb-check: selftests
+	@scripts/check.sh --deb $(T)
 
 # Our QEMU patches as a series against 10.2.2, QEMU-checkpatch clean,
 # every prefix built (out/build/qemu-series).

@@ -7,23 +7,45 @@
 # --debug (make check-debug): the debug kernel (KASAN, kmemleak) with
 # init_on_free=1 instead, running the tests that drive unmapped memory
 # hardest; results in out/results/check-debug.
+# --deb (make deb-check): the kernel of the package make deb built,
+# unpacked as dpkg would install it, KVM as modules, Debian's config; the
+# tests that need nothing of the test rig; results in out/results/check-deb.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 flavour=test res=$RESULTS/check
 append="secretmem.enable=1 page_poison=1"
-if [ "${1:-}" = --debug ]; then
+kunit=(--kunit-suites "$TOP/scripts/kunit-suites.list")
+case ${1:-} in
+--debug)
 	shift
 	flavour=debug res=$RESULTS/check-debug
 	append="secretmem.enable=1 init_on_free=1"
 	[ $# = 0 ] && set -- guest_memfd_no_direct_map_test guest_memfd_fuzz_test \
 		guest_memfd_stress_test guest_memfd_test unmapped_sysfs unmapped_leaks
-fi
+	;;
+--deb)
+	shift
+	flavour=deb res=$RESULTS/check-deb kunit=()
+	append="secretmem.enable=1"
+	[ $# = 0 ] && set -- guest_memfd_no_direct_map_test guest_memfd_test \
+		guest_memfd_stress_test guest_memfd_fuzz_test unmapped_sysfs unmapped_leaks
+	;;
+esac
 rm -rf "$res"
 mkdir -p "$res"
+boot=(-f $flavour)
+if [ $flavour = deb ]; then
+	pkg=$(ls "$BUILD"/deb/linux-image-*-unmapped-gmem_*_amd64.deb 2>/dev/null | grep -v -- -dbg_) ||
+		die "no kernel package in $BUILD/deb: run 'make deb DEB=kernel' first"
+	root=$BUILD/deb-root
+	rm -rf "$root"
+	dpkg-deb -x "$pkg" "$root"
+	boot=(-k "$(ls "$root"/boot/vmlinuz-*)")
+fi
 log "booting the $flavour kernel under TCG and running the tests (logs: $res)"
 start=$(date +%s)
-VM_APPEND="$append" "$TOP/scripts/vm.sh" -f $flavour -t "${VM_TIMEOUT:-2400}" -w "$res" \
+VM_APPEND="$append" "$TOP/scripts/vm.sh" "${boot[@]}" -t "${VM_TIMEOUT:-2400}" -w "$res" \
 	-c "$res/console.log" -- "$TOP/scripts/vm-tests.sh" "$res" "$BUILD/selftests-test" "$@"
 rc=$?
 log "test VM finished in $(( $(date +%s) - start )) s with status $rc"
@@ -31,5 +53,4 @@ if [ $rc != 0 ]; then
 	echo "the test VM exited with status $rc (124: timed out)" > "$res/vm-session.log"
 	echo "$rc 0" > "$res/vm-session.rc"
 fi
-exec "$PYTHON" "$TOP/scripts/report.py" "$res" "$KSRC" \
-	--kunit-suites "$TOP/scripts/kunit-suites.list"
+exec "$PYTHON" "$TOP/scripts/report.py" "$res" "$KSRC" "${kunit[@]}"

@@ -31,6 +31,8 @@ want()
 }
 
 mkdir -p "$res/selftests"
+# The packaged kernel (make deb-check) has KVM as modules.
+[ -e /dev/kvm ] || modprobe kvm_amd || echo "no /dev/kvm: kvm_amd did not load" >&2
 mount -t debugfs none /sys/kernel/debug 2>/dev/null
 # kmemleak (make check-debug) reports only what leaks from here on.
 "$TOP/scripts/unmapped-leak-check.sh" --mark

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# vm.sh [-f FLAVOUR] [-t SECONDS] [-w RWDIR] [-c CONSOLE_LOG] [-- CMD...]
-# Boot our FLAVOUR kernel (default test) under QEMU TCG (-cpu max emulates
+# vm.sh [-f FLAVOUR | -k IMAGE] [-t SECONDS] [-w RWDIR] [-c CONSOLE_LOG] [-- CMD...]
+# Boot our FLAVOUR kernel (default test), or the kernel IMAGE with its
+# modules in IMAGE/../../lib/modules (an unpacked package), under QEMU TCG (-cpu max emulates
 # SVM with nested paging, so kvm_amd runs inside) through virtme-ng, with
 # the host's root filesystem shared read-only. With CMD: run it as root,
 # headless, under a hard timeout, and exit with its status. Without CMD:
@@ -9,20 +10,24 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-flavour=test limit=1800 rwdir= console=
-while getopts f:t:w:c: opt; do
+flavour=test kernel= limit=1800 rwdir= console=
+while getopts f:k:t:w:c: opt; do
 	case $opt in
 	f) flavour=$OPTARG ;;
+	k) kernel=$OPTARG ;;
 	t) limit=$OPTARG ;;
 	w) rwdir=$OPTARG ;;
 	c) console=$OPTARG ;;
-	*) die "usage: $0 [-f FLAVOUR] [-t SECONDS] [-w RWDIR] [-c CONSOLE_LOG] [-- CMD...]" ;;
+	*) die "usage: $0 [-f FLAVOUR | -k IMAGE] [-t SECONDS] [-w RWDIR] [-c CONSOLE_LOG] [-- CMD...]" ;;
 	esac
 done
 shift $((OPTIND - 1))
 
-kernel=$KOUT_BASE-$flavour/arch/x86/boot/bzImage
-[ -f "$kernel" ] || die "no $kernel: run 'make kernel' first"
+if [ -z "$kernel" ]; then
+	kernel=$KOUT_BASE-$flavour/arch/x86/boot/bzImage
+	[ -f "$kernel" ] || die "no $kernel: run 'make kernel' first"
+fi
+[ -f "$kernel" ] || die "no kernel image $kernel"
 
 args=(--run "$kernel" --disable-kvm --cpus "${VM_CPUS:-2}" --memory "${VM_MEM:-4G}"
       --qemu-opts="-cpu max" --append "${VM_APPEND:-}")
