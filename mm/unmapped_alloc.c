@@ -295,16 +295,20 @@ static void free_block_pages(struct page *page, unsigned int order)
 
 /*
  * Count a block about to be created against max_blocks. Reserving before
- * the (sleeping) allocation keeps racing refills from overshooting it.
+ * the (sleeping) allocation keeps racing refills from overshooting it, and
+ * the count never goes past the cap even for a moment: the blocks file
+ * shows it.
  */
 static bool block_reserve(void)
 {
 	unsigned long cap = READ_ONCE(max_blocks);
+	long n = atomic_long_read(&nr_blocks_total);
 
-	if (atomic_long_inc_return(&nr_blocks_total) <= cap || !cap)
-		return true;
-	atomic_long_dec(&nr_blocks_total);
-	return false;
+	do {
+		if (cap && (unsigned long)n >= cap)
+			return false;
+	} while (!atomic_long_try_cmpxchg(&nr_blocks_total, &n, n + 1));
+	return true;
 }
 
 /*
