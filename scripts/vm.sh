@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 # vm.sh [-f FLAVOUR | -k IMAGE] [-t SECONDS] [-w RWDIR] [-c CONSOLE_LOG] [-- CMD...]
 # Boot our FLAVOUR kernel (default test), or the kernel IMAGE with its
-# modules in IMAGE/../../lib/modules (an unpacked package), under QEMU TCG (-cpu max emulates
-# SVM with nested paging, so kvm_amd runs inside) through virtme-ng, with
-# the host's root filesystem shared read-only. With CMD: run it as root,
-# headless, under a hard timeout, and exit with its status. Without CMD:
-# an interactive shell.
+# modules in IMAGE/../../lib/modules (an unpacked package), under QEMU TCG
+# (-cpu max emulates SVM with nested paging, so kvm_amd runs inside) through
+# virtme-ng, with the host's root filesystem shared read-only. With CMD:
+# run it as root, headless, under a hard timeout, and exit with its status.
+# Without CMD: an interactive shell.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -23,11 +23,8 @@ while getopts f:k:t:w:c: opt; do
 done
 shift $((OPTIND - 1))
 
-if [ -z "$kernel" ]; then
-	kernel=$KOUT_BASE-$flavour/arch/x86/boot/bzImage
-	[ -f "$kernel" ] || die "no $kernel: run 'make kernel' first"
-fi
-[ -f "$kernel" ] || die "no kernel image $kernel"
+[ -n "$kernel" ] || kernel=$KOUT_BASE-$flavour/arch/x86/boot/bzImage
+[ -f "$kernel" ] || die "no $kernel: build it first (make kernel)"
 
 args=(--run "$kernel" --disable-kvm --cpus "${VM_CPUS:-2}" --memory "${VM_MEM:-4G}"
       --qemu-opts="-cpu max" --append "${VM_APPEND:-}")
