@@ -628,7 +628,7 @@ TEST_F(gmem, direct_map)
 	self->mem = NULL;
 	close(self->fd);
 	self->fd = -1;
-	drain_lru_batches();
+	/* Release drains the LRU batches that may still hold the folios. */
 	released = vm_counter("nr_unmapped_pool");
 	pool_release();
 
