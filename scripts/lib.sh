@@ -113,7 +113,7 @@ apt_private()
 
 apt_private_setup()
 {
-	local name=$1 dir uri key=/usr/share/keyrings/debian-archive-keyring.gpg
+	local name=$1 dir uri try key=/usr/share/keyrings/debian-archive-keyring.gpg
 
 	dir=$(apt_dir "$name")
 	# Lists younger than a day are good enough.
@@ -138,8 +138,16 @@ apt_private_setup()
 		echo "deb [signed-by=$key] $uri bookworm-backports main"
 		;;
 	esac > "$dir/sources.list"
-	log "updating private apt lists ($name) from $uri"
-	apt_private "$name" apt-get update -qq || die "apt-get update ($name) against $uri failed"
+	# apt-get update exits 0 when an index could not be fetched: retry
+	# until the package lists are really there.
+	for try in 1 2 3; do
+		log "updating private apt lists ($name) from $uri"
+		apt_private "$name" apt-get update -qq ||
+			die "apt-get update ($name) against $uri failed"
+		[ -n "$(find "$dir/lists" -maxdepth 1 -name '*_Packages*' 2>/dev/null)" ] && return 0
+		sleep $((try * 10))
+	done
+	die "apt-get update ($name) against $uri fetched no package lists"
 }
 
 sha256_ok()
