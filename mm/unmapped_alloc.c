@@ -21,8 +21,10 @@
 
 #define pr_fmt(fmt) "unmapped_alloc: " fmt
 
+#include <linux/cpuset.h>
 #include <linux/kobject.h>
 #include <linux/maple_tree.h>
+#include <linux/memory.h>
 #include <linux/memcontrol.h>
 #include <linux/mempolicy.h>
 #include <linux/mm.h>
@@ -52,14 +54,18 @@ static_assert(BLOCK_ORDER <= MAX_PAGE_ORDER);
 
 struct unmapped_block {
 	struct list_head list;		/* on its pool's partial or free list */
+	struct rcu_head rcu;		/* blocks_by_pfn is read under RCU */
 	unsigned long pfn;		/* first page */
 	unsigned int order;		/* BLOCK_ORDER, smaller for a fallback */
 	unsigned int nr_free;
 	unsigned int nr_zeroed;
+	unsigned int nr_poisoned;
 	int nid;
-	DECLARE_BITMAP(used, BLOCK_PAGES);	/* handed out (or being scrubbed) */
+	bool leaving;			/* taken off the pool to be released */
+	DECLARE_BITMAP(used, BLOCK_PAGES);	/* handed out, scrubbed or poisoned */
 	DECLARE_BITMAP(zeroed, BLOCK_PAGES);	/* free and known to be zero */
 	DECLARE_BITMAP(dirty, BLOCK_PAGES);	/* free, may hold a user's data */
+	DECLARE_BITMAP(poisoned, BLOCK_PAGES);	/* out of service for good */
 };
 
 struct unmapped_pool {
@@ -94,11 +100,17 @@ static struct page *block_page(const struct unmapped_block *b, unsigned int i)
 	return pfn_to_page(b->pfn + i);
 }
 
+/* Nothing but poisoned pages is in use: the block can be released. */
+static bool block_all_free(const struct unmapped_block *b)
+{
+	return b->nr_free + b->nr_poisoned == block_pages(b);
+}
+
 /* Take @b off its pool's lists before changing its free pages... */
 static void pool_unlink(struct unmapped_pool *pool, struct unmapped_block *b)
 {
 	lockdep_assert_held(&pool->lock);
-	if (b->nr_free == block_pages(b))
+	if (!list_empty(&b->list) && block_all_free(b))
 		pool->nr_free_blocks--;
 	list_del_init(&b->list);
 }
@@ -107,12 +119,45 @@ static void pool_unlink(struct unmapped_pool *pool, struct unmapped_block *b)
 static void pool_link(struct unmapped_pool *pool, struct unmapped_block *b)
 {
 	lockdep_assert_held(&pool->lock);
-	if (b->nr_free == block_pages(b)) {
+	if (block_all_free(b)) {
 		list_add(&b->list, &pool->free);
 		pool->nr_free_blocks++;
 	} else if (b->nr_free) {
 		list_add(&b->list, &pool->partial);
 	}
+}
+
+/*
+ * Take the free pages of @b in [@start, @start + @nr) that memory failure
+ * has marked poisoned out of service: they are never handed out, scrubbed
+ * or mapped again. The caller owns @b or holds its pool's lock, with @b
+ * off the pool's lists. Returns how many pages it took.
+ */
+static unsigned int block_retire_hwpoison(struct unmapped_block *b,
+					  unsigned int start, unsigned int nr)
+{
+	unsigned int i, n = 0;
+
+	if (!IS_ENABLED(CONFIG_MEMORY_FAILURE))
+		return 0;
+	for (i = start; i < start + nr; i++) {
+		if (test_bit(i, b->used) || !PageHWPoison(block_page(b, i)))
+			continue;
+		if (test_bit(i, b->zeroed))
+			b->nr_zeroed--;
+		__clear_bit(i, b->zeroed);
+		__clear_bit(i, b->dirty);
+		__set_bit(i, b->used);
+		__set_bit(i, b->poisoned);
+		b->nr_free--;
+		b->nr_poisoned++;
+		n++;
+	}
+	if (n) {
+		mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_FREE, -(long)n);
+		count_vm_events(UNMAPPED_HWPOISON, n);
+	}
+	return n;
 }
 
 static bool range_all_set(const unsigned long *map, unsigned int start,
@@ -146,10 +191,36 @@ static int block_find(struct unmapped_block *b, unsigned int order,
 	return -1;
 }
 
+/*
+ * Free pool pages are marked offline, as balloon drivers mark pages they
+ * hold: dump tools (makedumpfile) leave them out of a vmcore, so another
+ * guest's stale data never lands in one, and /proc/kcore reads them as
+ * zeroes.
+ */
+static void pages_set_offline(struct page *page, unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		/* A freed folio's metadata may overlay a tail's type. */
+		page[i].page_type = UINT_MAX;
+		__SetPageOffline(page + i);
+	}
+}
+
+static void pages_clear_offline(struct page *page, unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		__ClearPageOffline(page + i);
+}
+
 /* Mark pages [@start, @start + @nr) of @b used. */
 static void block_take(struct unmapped_block *b, unsigned int start,
 		       unsigned int nr)
 {
+	pages_clear_offline(block_page(b, start), nr);
 	b->nr_zeroed -= bitmap_weight_from(b->zeroed, start, start + nr);
 	b->nr_free -= nr;
 	bitmap_set(b->used, start, nr);
@@ -171,12 +242,18 @@ static struct page *pool_take(struct unmapped_pool *pool, unsigned int order,
 	int i, start;
 
 	spin_lock_irqsave(&pool->lock, flags);
+retry:
 	for (i = 0; i < ARRAY_SIZE(lists) && !page; i++) {
 		list_for_each_entry(b, lists[i], list) {
 			start = block_find(b, order, want_zero);
 			if (start < 0)
 				continue;
 			pool_unlink(pool, b);
+			/* Poisoned since it was freed: retire it, look again. */
+			if (block_retire_hwpoison(b, start, 1U << order)) {
+				pool_link(pool, b);
+				goto retry;
+			}
 			block_take(b, start, 1U << order);
 			pool_link(pool, b);
 			page = block_page(b, start);
@@ -255,10 +332,12 @@ static bool pool_scrub_one(struct unmapped_pool *pool)
 	if (found) {
 		b = found;
 		n = block_pages(b);
+		pool_unlink(pool, b);
+		/* A poisoned page must not be touched, not even to zero it. */
+		block_retire_hwpoison(b, 0, n);
 		bitmap_or(todo, b->used, b->zeroed, n);
 		bitmap_complement(todo, todo, n);
 		nr = bitmap_weight(todo, n);
-		pool_unlink(pool, b);
 		bitmap_or(b->used, b->used, todo, n);
 		b->nr_free -= nr;
 		pool_link(pool, b);
@@ -266,6 +345,9 @@ static bool pool_scrub_one(struct unmapped_pool *pool)
 	spin_unlock_irqrestore(&pool->lock, flags);
 	if (!found)
 		return false;
+	/* Only poisoned pages were left to zero: they are retired now. */
+	if (!nr)
+		return true;
 
 	ok = block_zero(b, todo, nr);
 
@@ -366,6 +448,7 @@ static struct unmapped_block *block_create(int nid, gfp_t gfp,
 		goto free_pages;
 	}
 
+	pages_set_offline(page, block_pages(b));
 	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_POOL, block_pages(b));
 	count_vm_event(UNMAPPED_REFILL);
 	return b;
@@ -373,7 +456,8 @@ static struct unmapped_block *block_create(int nid, gfp_t gfp,
 free_pages:
 	free_block_pages(page, order);
 free_desc:
-	kfree(b);
+	/* It may have been in blocks_by_pfn, which is read under RCU. */
+	kfree_rcu(b, rcu);
 unreserve:
 	atomic_long_dec(&nr_blocks_total);
 	return NULL;
@@ -412,75 +496,104 @@ static void flush_after_unmap(void)
 	count_vm_event(UNMAPPED_TLB_FLUSH);
 }
 
-static bool block_has_hwpoison(const struct unmapped_block *b)
+/*
+ * Map the pages of a block that are not poisoned again and give them to
+ * the page allocator. A poisoned page stays offline and out of the direct
+ * map, where even a speculative access cannot reach it, and out of every
+ * allocator for good, as memory failure leaves a page it took off the
+ * buddy lists.
+ * Mapping single pages splits the block's PMD, which only a memory
+ * failure makes necessary.
+ */
+static void block_give_back(struct unmapped_block *b)
 {
+	struct page *page = block_page(b, 0);
 	unsigned int i;
 
-	if (!IS_ENABLED(CONFIG_MEMORY_FAILURE))
-		return false;
-	for (i = 0; i < block_pages(b); i++)
-		if (PageHWPoison(block_page(b, i)))
-			return true;
-	return false;
+	if (!b->nr_poisoned) {
+		pages_clear_offline(page, block_pages(b));
+		/* Making entries present needs no TLB flush. */
+		set_direct_map_valid_noflush(page, block_pages(b), true);
+		free_block_pages(page, b->order);
+		return;
+	}
+	for (i = 0; i < block_pages(b); i++) {
+		if (test_bit(i, b->poisoned))
+			continue;
+		/* Without a page table to split into, the page stays unmapped. */
+		if (set_direct_map_valid_noflush(page + i, 1, true)) {
+			pr_warn_ratelimited("pfn %#lx lost: cannot map it again\n",
+					    b->pfn + i);
+			continue;
+		}
+		pages_clear_offline(page + i, 1);
+		free_block_pages(page + i, 0);
+	}
 }
 
 /*
  * Scrub what users wrote, map the block again and give it back. The block
- * is off the pool's lists and entirely free, so it is ours alone.
+ * is off the pool's lists, marked leaving and entirely free, so it is ours
+ * alone. Returns false, with the block back in the pool, if the scrub
+ * could not map the pages it had to zero.
  */
-static void block_release(struct unmapped_pool *pool, struct unmapped_block *b)
+static bool block_release(struct unmapped_pool *pool, struct unmapped_block *b)
 {
-	struct page *page = block_page(b, 0);
-	unsigned int nr = block_pages(b), dirty = bitmap_weight(b->dirty, nr);
+	unsigned int nr = block_pages(b), dirty;
 	unsigned long flags;
 
-	/*
-	 * A poisoned page must never be mapped again, nor touched by the
-	 * scrub; a block that cannot be scrubbed now waits. Either stays
-	 * unmapped, in the pool.
-	 */
-	if (block_has_hwpoison(b) || (dirty && !block_zero(b, b->dirty, dirty))) {
+	/* Memory failure may have marked pages since they were freed. */
+	block_retire_hwpoison(b, 0, nr);
+	dirty = bitmap_weight(b->dirty, nr);
+	if (dirty && !block_zero(b, b->dirty, dirty)) {
 		spin_lock_irqsave(&pool->lock, flags);
+		b->leaving = false;
 		pool->nr_blocks++;
 		pool_link(pool, b);
+		/* The next release tries the other blocks first. */
+		list_move_tail(&b->list, &pool->free);
 		spin_unlock_irqrestore(&pool->lock, flags);
-		return;
+		return false;
 	}
 	mtree_erase(&blocks_by_pfn, b->pfn);
-	/* Making entries present needs no TLB flush. */
-	set_direct_map_valid_noflush(page, nr, true);
 	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_POOL, -(long)nr);
-	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_FREE, -(long)nr);
+	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_FREE,
+			    -(long)(nr - b->nr_poisoned));
 	atomic_long_dec(&nr_blocks_total);
 	count_vm_event(UNMAPPED_RELEASE);
-	free_block_pages(page, b->order);
-	kfree(b);
+	block_give_back(b);
+	/* unmapped_take_page_off_pool() may still look at it. */
+	kfree_rcu(b, rcu);
+	return true;
 }
 
 /*
  * Release fully free blocks of @pool beyond @keep, about @max_pages worth
- * at most. Returns the number of pages released.
+ * at most. Returns the number of pages released: a block that could not
+ * be released does not count.
  */
 static unsigned long pool_release(struct unmapped_pool *pool,
 				  unsigned long keep, unsigned long max_pages)
 {
 	struct unmapped_block *b, *tmp;
-	unsigned long flags, released = 0;
+	unsigned long flags, taken = 0, released = 0;
 	LIST_HEAD(victims);
 
 	spin_lock_irqsave(&pool->lock, flags);
-	while (pool->nr_free_blocks > keep && released < max_pages) {
+	while (pool->nr_free_blocks > keep && taken < max_pages) {
 		b = list_first_entry(&pool->free, struct unmapped_block, list);
 		pool_unlink(pool, b);
+		b->leaving = true;
 		pool->nr_blocks--;
 		list_add_tail(&b->list, &victims);
-		released += block_pages(b);
+		taken += block_pages(b);
 	}
 	spin_unlock_irqrestore(&pool->lock, flags);
 
 	list_for_each_entry_safe(b, tmp, &victims, list) {
 		list_del_init(&b->list);
-		block_release(pool, b);
+		if (block_release(pool, b))
+			released += block_pages(b);
 	}
 	return released;
 }
@@ -517,14 +630,18 @@ static void prep_handout(struct page *page, unsigned int order, gfp_t gfp)
 		__SetPageUnmapped(page + i);
 }
 
-/* The node the calling task's memory policy prefers. */
-static int policy_node_of_current(void)
+/*
+ * The node the calling task's memory policy prefers, and in @allowed the
+ * nodes its policy (MPOL_BIND) lets it fall back to.
+ */
+static int policy_node_of_current(gfp_t gfp, nodemask_t *allowed)
 {
-#ifdef CONFIG_NUMA
-	return mempolicy_slab_node();
-#else
-	return numa_mem_id();
-#endif
+	if (!in_task()) {
+		nodes_setall(*allowed);
+		return numa_mem_id();
+	}
+	return mpol_node(get_task_policy(current), gfp & ~__GFP_THISNODE,
+			 NO_INTERLEAVE_INDEX, allowed);
 }
 
 static struct page *alloc_from_node(int nid, gfp_t gfp, unsigned int order)
@@ -543,12 +660,11 @@ static struct page *alloc_from_node(int nid, gfp_t gfp, unsigned int order)
 
 	if (!blocking)
 		return NULL;
-	b = block_create(nid, gfp, order);
+	/* The caller picks the nodes: a pool refills from its own. */
+	b = block_create(nid, gfp | __GFP_THISNODE, order);
 	if (!b)
 		return NULL;
 	flush_after_unmap();
-	/* The page allocator may have picked another node. */
-	pool = pools[b->nid];
 	page = pool_add_block(b, order, want_zero);
 	return page ?: pool_take(pool, order, want_zero);
 }
@@ -564,42 +680,30 @@ bool unmapped_alloc_available(void)
 }
 EXPORT_SYMBOL_GPL(unmapped_alloc_available);
 
-/**
- * unmapped_alloc_node - allocate pages that are not in the direct map
- * @gfp: GFP flags. %__GFP_ZERO returns zeroed pages (without mapping them
- *	back); without it the pages may hold an earlier user's data.
- *	%__GFP_ACCOUNT charges the caller's memcg, %__GFP_THISNODE keeps to
- *	@nid. Zone and mobility modifiers (%__GFP_DMA, %__GFP_DMA32,
- *	%__GFP_MOVABLE) cannot be honoured and fail the allocation.
- * @order: allocation order, at most PMD_ORDER
- * @nid: preferred node, or %NUMA_NO_NODE for the one the calling task's
- *	memory policy prefers
- *
- * The pages stay out of the direct map until they are freed, with
- * unmapped_free(), folio_put() or any other path to the page allocator, and
- * their block is released. Refilling a pool sleeps, so without
- * %__GFP_DIRECT_RECLAIM only pages already in the pools are used.
- *
- * Return: the first page of the allocation, or %NULL.
+/*
+ * Allocate from @nid, or if that fails and @gfp allows, from another node
+ * of @allowed that the calling task's cpuset allows.
  */
-struct page *unmapped_alloc_node(gfp_t gfp, unsigned int order, int nid)
+static struct page *alloc_from_nodes(gfp_t gfp, unsigned int order, int nid,
+				     nodemask_t *allowed)
 {
 	struct page *page = NULL;
 	int n;
 
 	if (!unmapped_gfp_ok(gfp, order))
 		return NULL;
-	if (nid == NUMA_NO_NODE)
-		nid = policy_node_of_current();
 	if (nid < 0 || nid >= MAX_NUMNODES || !pools[nid])
 		return NULL;
+	if (in_task())
+		nodes_and(*allowed, *allowed, cpuset_current_mems_allowed);
 
-	page = alloc_from_node(nid, gfp, order);
+	if (node_isset(nid, *allowed) || (gfp & __GFP_THISNODE))
+		page = alloc_from_node(nid, gfp, order);
 	if (!page && !(gfp & __GFP_THISNODE)) {
-		for_each_node_state(n, N_MEMORY) {
-			if (n == nid || !pools[n])
+		for_each_node_mask(n, *allowed) {
+			if (n == nid || !pools[n] || !node_state(n, N_MEMORY))
 				continue;
-			page = pool_take(pools[n], order, gfp & __GFP_ZERO);
+			page = alloc_from_node(n, gfp, order);
 			if (page)
 				break;
 		}
@@ -614,6 +718,36 @@ struct page *unmapped_alloc_node(gfp_t gfp, unsigned int order, int nid)
 	}
 	count_vm_events(UNMAPPED_ALLOC, 1U << order);
 	return page;
+}
+
+/**
+ * unmapped_alloc_node - allocate pages that are not in the direct map
+ * @gfp: GFP flags. %__GFP_ZERO returns zeroed pages (without mapping them
+ *	back); without it the pages may hold an earlier user's data.
+ *	%__GFP_ACCOUNT charges the caller's memcg, %__GFP_THISNODE keeps to
+ *	@nid. Zone and mobility modifiers (%__GFP_DMA, %__GFP_DMA32,
+ *	%__GFP_MOVABLE) cannot be honoured and fail the allocation.
+ * @order: allocation order, at most PMD_ORDER
+ * @nid: preferred node, or %NUMA_NO_NODE for the one the calling task's
+ *	memory policy prefers; then a bind policy limits the nodes the
+ *	allocation may fall back to. The task's cpuset always does.
+ *
+ * The pages stay out of the direct map until they are freed, with
+ * unmapped_free(), folio_put() or any other path to the page allocator, and
+ * their block is released. Refilling a pool sleeps, so without
+ * %__GFP_DIRECT_RECLAIM only pages already in the pools are used.
+ *
+ * Return: the first page of the allocation, or %NULL.
+ */
+struct page *unmapped_alloc_node(gfp_t gfp, unsigned int order, int nid)
+{
+	nodemask_t allowed;
+
+	if (nid == NUMA_NO_NODE)
+		nid = policy_node_of_current(gfp, &allowed);
+	else
+		nodes_setall(allowed);
+	return alloc_from_nodes(gfp, order, nid, &allowed);
 }
 EXPORT_SYMBOL_GPL(unmapped_alloc_node);
 
@@ -634,6 +768,33 @@ struct folio *unmapped_folio_alloc(gfp_t gfp, unsigned int order, int nid)
 	return page ? page_rmappable_folio(page) : NULL;
 }
 EXPORT_SYMBOL_GPL(unmapped_folio_alloc);
+
+/**
+ * unmapped_folio_alloc_mpol - allocate an unmapped folio by a memory policy
+ * @gfp: GFP flags, as for unmapped_alloc_node()
+ * @order: folio order, at most PMD_ORDER
+ * @pol: the memory policy, such as a file's shared policy at an index
+ * @ilx: interleave index, or %NO_INTERLEAVE_INDEX
+ *
+ * Like unmapped_folio_alloc() on the node @pol picks, and never on a node
+ * outside a bind policy's nodemask or the calling task's cpuset.
+ *
+ * Return: the folio, or %NULL.
+ */
+struct folio *unmapped_folio_alloc_mpol(gfp_t gfp, unsigned int order,
+					struct mempolicy *pol, pgoff_t ilx)
+{
+	nodemask_t allowed;
+	struct page *page;
+	int nid;
+
+	nid = mpol_node(pol, gfp, ilx, &allowed);
+	if (nid == NUMA_NO_NODE)
+		nid = numa_mem_id();
+	page = alloc_from_nodes(gfp | __GFP_COMP, order, nid, &allowed);
+	return page ? page_rmappable_folio(page) : NULL;
+}
+EXPORT_SYMBOL_GPL(unmapped_folio_alloc_mpol);
 
 /**
  * unmapped_free - free pages from unmapped_alloc_node()
@@ -661,28 +822,83 @@ void unmapped_free_prepared(struct page *page, unsigned int order)
 	struct unmapped_pool *pool;
 	struct unmapped_block *b;
 	bool excess;
+	int nid;
 
+	/* @b stays while one of its pages is in use: this one. */
 	b = mtree_load(&blocks_by_pfn, pfn);
 	/* Never give an unmapped page to the buddy: leak it instead. */
 	if (WARN_ON_ONCE(!b || pfn + nr > b->pfn + block_pages(b)))
 		return;
 	start = pfn - b->pfn;
-	pool = pools[b->nid];
+	nid = b->nid;
+	pool = pools[nid];
 
+	pages_set_offline(page, nr);
 	spin_lock_irqsave(&pool->lock, flags);
 	VM_WARN_ON_ONCE(!range_all_set(b->used, start, nr));
 	pool_unlink(pool, b);
 	bitmap_clear(b->used, start, nr);
 	bitmap_set(b->dirty, start, nr);
 	b->nr_free += nr;
+	mod_node_page_state(NODE_DATA(nid), NR_UNMAPPED_FREE, nr);
+	/* A page poisoned while in use comes back only to be retired. */
+	block_retire_hwpoison(b, start, nr);
 	pool_link(pool, b);
 	excess = pool->nr_free_blocks > READ_ONCE(free_blocks_max);
+	/* Once the lock is dropped, @b may be released and freed. */
 	spin_unlock_irqrestore(&pool->lock, flags);
 
-	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_FREE, nr);
 	count_vm_events(UNMAPPED_FREE, nr);
 	if (excess)
 		schedule_work(&release_work);
+}
+
+/**
+ * unmapped_take_page_off_pool - take a poisoned free page out of service
+ * @page: a page memory failure has just marked %PG_hwpoison
+ *
+ * The pools' counterpart of take_page_off_buddy(): if @page is free in a
+ * pool, it is never handed out, scrubbed or mapped again, and its block
+ * can still be released around it.
+ *
+ * Return: true if @page was free in a pool and is now out of service.
+ */
+bool unmapped_take_page_off_pool(struct page *page)
+{
+	unsigned long pfn = page_to_pfn(page), flags;
+	struct unmapped_pool *pool;
+	struct unmapped_block *b;
+	bool taken = false;
+
+	rcu_read_lock();
+	b = mtree_load(&blocks_by_pfn, pfn);
+	if (b) {
+		pool = pools[b->nid];
+		spin_lock_irqsave(&pool->lock, flags);
+		/* A leaving block's release retires the page itself. */
+		if (!b->leaving && !test_bit(pfn - b->pfn, b->used)) {
+			pool_unlink(pool, b);
+			taken = block_retire_hwpoison(b, pfn - b->pfn, 1);
+			pool_link(pool, b);
+		}
+		spin_unlock_irqrestore(&pool->lock, flags);
+	}
+	rcu_read_unlock();
+	return taken;
+}
+
+/**
+ * unmapped_alloc_active - whether any pool holds memory
+ *
+ * Hibernation must not save pages outside the direct map: a pool page may
+ * hold a guest's data even when it is free, and the snapshot code reaches
+ * pages through the direct map.
+ *
+ * Return: true while any block is out of the direct map.
+ */
+bool unmapped_alloc_active(void)
+{
+	return atomic_long_read(&nr_blocks_total) > 0;
 }
 
 /* Fill each node's pool up to @nr fully free, zeroed blocks: one flush. */
@@ -730,6 +946,75 @@ static unsigned long unmapped_release_all(void)
 			released += pool_release(pools[nid], 0, ULONG_MAX);
 	return released;
 }
+
+/*
+ * Memory offlining isolates a range and then waits for every page in it to
+ * be free in the buddy allocator, which pool pages never are: release the
+ * range's free blocks, or refuse at once if a block there is in use
+ * (guest memory cannot be migrated), instead of letting offlining retry
+ * forever.
+ */
+static int pools_release_range(unsigned long start_pfn, unsigned long end_pfn)
+{
+	struct unmapped_block *b, *tmp;
+	unsigned long index = start_pfn, flags;
+	struct unmapped_pool *pool;
+	LIST_HEAD(victims);
+	int err = 0;
+
+	lru_add_drain_all();
+	rcu_read_lock();
+	mt_for_each(&blocks_by_pfn, b, index, end_pfn - 1) {
+		pool = pools[b->nid];
+		spin_lock_irqsave(&pool->lock, flags);
+		if (b->leaving) {
+			/* Another release has it; offlining waits for that. */
+		} else if (!block_all_free(b)) {
+			err = -EBUSY;
+		} else {
+			pool_unlink(pool, b);
+			b->leaving = true;
+			pool->nr_blocks--;
+			list_add_tail(&b->list, &victims);
+		}
+		spin_unlock_irqrestore(&pool->lock, flags);
+		if (err)
+			break;
+	}
+	rcu_read_unlock();
+
+	list_for_each_entry_safe(b, tmp, &victims, list) {
+		pool = pools[b->nid];
+		list_del_init(&b->list);
+		if (!err) {
+			if (!block_release(pool, b))
+				err = -EBUSY;
+			continue;
+		}
+		/* Busy: leave the free blocks where they were. */
+		spin_lock_irqsave(&pool->lock, flags);
+		b->leaving = false;
+		pool->nr_blocks++;
+		pool_link(pool, b);
+		spin_unlock_irqrestore(&pool->lock, flags);
+	}
+	return err;
+}
+
+static int unmapped_memory_callback(struct notifier_block *nb,
+				    unsigned long action, void *arg)
+{
+	struct memory_notify *mn = arg;
+
+	if (action != MEM_GOING_OFFLINE)
+		return NOTIFY_OK;
+	return notifier_from_errno(pools_release_range(mn->start_pfn,
+						       mn->start_pfn + mn->nr_pages));
+}
+
+static struct notifier_block unmapped_memory_nb = {
+	.notifier_call = unmapped_memory_callback,
+};
 
 static unsigned long unmapped_shrink_count(struct shrinker *shrinker,
 					   struct shrink_control *sc)
@@ -890,6 +1175,7 @@ static int __init unmapped_alloc_init(void)
 		shrinker_register(shrinker);
 	}
 	unmapped_sysfs_init();
+	register_memory_notifier(&unmapped_memory_nb);
 	pools_ready = true;
 	return 0;
 }

@@ -5,12 +5,18 @@
  * A few host paths must touch a guest page whatever its mapping: SEV-SNP
  * and TDX flush its cache lines before the firmware takes or returns it,
  * TDX resets it with MOVDIR64B, SNP copies launch data into it. Some of
- * them run under spinlocks, so vmap() will not do. Each CPU owns one page
- * of kernel address space whose page table entry is set up at boot; a page
- * from unmapped_alloc() is mapped there for the length of a non-sleeping
- * access and unmapped again, and only this CPU's TLB needs flushing
- * because only this CPU ever uses that address (as kmap_local() on
- * highmem systems).
+ * them run under spinlocks, so vmap() will not do. Each CPU owns a few
+ * pages of kernel address space whose page table entries are set up at
+ * boot, used as a stack, as kmap_local() uses its slots: an interrupt that
+ * needs a page while the task it interrupted holds one takes the next
+ * slot. A page from unmapped_alloc() is mapped at a slot for the length
+ * of a non-sleeping access and unmapped again.
+ *
+ * Only the owning CPU dereferences a slot, and it flushes its own TLB
+ * entry before the slot is reused. The entry is not global (on x86): a
+ * translation another CPU might have cached by speculation belongs to the
+ * address space that CPU was running and goes with that address space's
+ * next flush, instead of serving every address space until a global one.
  */
 
 #include <linux/mm.h>
@@ -20,40 +26,56 @@
 #include <linux/vmalloc.h>
 #include <asm/tlbflush.h>
 
-struct map_slot {
-	unsigned long addr;
-	pte_t *ptep;
+/* Task, softirq, hardirq and NMI may each hold one mapping. */
+#define MAP_LOCAL_SLOTS	4
+
+struct map_slots {
+	unsigned long base;		/* address of slot 0 */
+	pte_t *ptep[MAP_LOCAL_SLOTS];
+	unsigned int depth;		/* slots in use */
 };
 
-static DEFINE_PER_CPU(struct map_slot, map_slot);
+static DEFINE_PER_CPU(struct map_slots, map_slots);
 
 static int record_pte(pte_t *ptep, unsigned long addr, void *data)
 {
-	*(pte_t **)data = ptep;
+	pte_t ***next = data;
+
+	*(*next)++ = ptep;
 	return 0;
 }
 
-/* Set up every possible CPU's slot; unmapped_alloc_init() calls this. */
+/* Set up every possible CPU's slots; unmapped_alloc_init() calls this. */
 int __init unmapped_map_local_init(void)
 {
+	const unsigned long size = MAP_LOCAL_SLOTS * PAGE_SIZE;
 	struct vm_struct *area;
 	unsigned int cpu;
 
-	area = get_vm_area(nr_cpu_ids * PAGE_SIZE, VM_MAP);
+	area = get_vm_area(nr_cpu_ids * size, VM_MAP);
 	if (!area)
 		return -ENOMEM;
 	for_each_possible_cpu(cpu) {
-		struct map_slot *slot = per_cpu_ptr(&map_slot, cpu);
-		unsigned long addr = (unsigned long)area->addr + cpu * PAGE_SIZE;
+		struct map_slots *slots = per_cpu_ptr(&map_slots, cpu);
+		pte_t **next = slots->ptep;
 		int err;
 
-		err = apply_to_page_range(&init_mm, addr, PAGE_SIZE,
-					  record_pte, &slot->ptep);
+		slots->base = (unsigned long)area->addr + cpu * size;
+		err = apply_to_page_range(&init_mm, slots->base, size,
+					  record_pte, &next);
 		if (err)
 			return err;
-		slot->addr = addr;
 	}
 	return 0;
+}
+
+static pgprot_t slot_prot(void)
+{
+#ifdef CONFIG_X86
+	return __pgprot(pgprot_val(PAGE_KERNEL) & ~_PAGE_GLOBAL);
+#else
+	return PAGE_KERNEL;
+#endif
 }
 
 static void flush_slot(unsigned long addr)
@@ -70,25 +92,31 @@ static void flush_slot(unsigned long addr)
  * @pfn: the page frame, which must have a struct page
  *
  * A page in the direct map is reached through it; a page from
- * unmapped_alloc() is mapped at this CPU's slot. Either way preemption is
- * disabled until unmapped_unmap_local(), so the caller must not sleep in
- * between, nor map a second page. Not for interrupt context.
+ * unmapped_alloc() is mapped at the next free slot of this CPU. Either
+ * way preemption is disabled until unmapped_unmap_local(), so the caller
+ * must not sleep in between. Usable in any context, interrupts and NMIs
+ * included; nested mappings must be unmapped in reverse order.
  *
  * Return: a kernel address of the page.
  */
 void *unmapped_map_local(unsigned long pfn)
 {
-	struct map_slot *slot;
+	struct map_slots *slots;
+	unsigned int idx;
 
 	preempt_disable();
 	if (!PageUnmapped(pfn_to_page(pfn)))
 		return pfn_to_kaddr(pfn);
 
-	VM_WARN_ON_ONCE(!in_task());
-	slot = this_cpu_ptr(&map_slot);
-	VM_WARN_ON_ONCE(!pte_none(ptep_get(slot->ptep)));
-	set_pte_at(&init_mm, slot->addr, slot->ptep, pfn_pte(pfn, PAGE_KERNEL));
-	return (void *)slot->addr;
+	slots = this_cpu_ptr(&map_slots);
+	idx = this_cpu_inc_return(map_slots.depth) - 1;
+	/* Only a caller that never unmaps can exhaust the slots. */
+	BUG_ON(idx >= MAP_LOCAL_SLOTS);
+	/* An interrupt arriving now takes the slot above this one. */
+	barrier();
+	set_pte_at(&init_mm, slots->base + idx * PAGE_SIZE, slots->ptep[idx],
+		   pfn_pte(pfn, slot_prot()));
+	return (void *)(slots->base + idx * PAGE_SIZE);
 }
 EXPORT_SYMBOL_GPL(unmapped_map_local);
 
@@ -96,16 +124,23 @@ EXPORT_SYMBOL_GPL(unmapped_map_local);
  * unmapped_unmap_local - end an access started by unmapped_map_local()
  * @addr: the address unmapped_map_local() returned
  *
- * A slot mapping is removed and flushed from this CPU's TLB before
- * preemption is enabled again.
+ * A slot mapping is removed and flushed from this CPU's TLB before the
+ * slot can be used again and preemption is enabled.
  */
 void unmapped_unmap_local(void *addr)
 {
-	struct map_slot *slot = this_cpu_ptr(&map_slot);
+	struct map_slots *slots = this_cpu_ptr(&map_slots);
+	unsigned long slot = (unsigned long)addr;
+	unsigned int idx;
 
-	if ((unsigned long)addr == slot->addr) {
-		pte_clear(&init_mm, slot->addr, slot->ptep);
-		flush_slot(slot->addr);
+	if (slot >= slots->base &&
+	    slot < slots->base + MAP_LOCAL_SLOTS * PAGE_SIZE) {
+		idx = (slot - slots->base) / PAGE_SIZE;
+		VM_WARN_ON_ONCE(idx != this_cpu_read(map_slots.depth) - 1);
+		pte_clear(&init_mm, slot, slots->ptep[idx]);
+		flush_slot(slot);
+		barrier();
+		this_cpu_dec(map_slots.depth);
 	}
 	preempt_enable();
 }

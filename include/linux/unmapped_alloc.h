@@ -6,12 +6,18 @@
 #include <linux/mm_types.h>
 #include <linux/numa.h>
 
+struct mempolicy;
+
 #ifdef CONFIG_UNMAPPED_ALLOC
 
 bool unmapped_alloc_available(void);
 struct page *unmapped_alloc_node(gfp_t gfp, unsigned int order, int nid);
 void unmapped_free(struct page *page, unsigned int order);
 struct folio *unmapped_folio_alloc(gfp_t gfp, unsigned int order, int nid);
+struct folio *unmapped_folio_alloc_mpol(gfp_t gfp, unsigned int order,
+					struct mempolicy *pol, pgoff_t ilx);
+bool unmapped_alloc_active(void);
+bool unmapped_take_page_off_pool(struct page *page);
 
 void *unmapped_map_local(unsigned long pfn);
 void unmapped_unmap_local(void *addr);
@@ -52,6 +58,24 @@ static inline void *unmapped_map_local(unsigned long pfn)
 
 static inline void unmapped_unmap_local(void *addr)
 {
+}
+
+static inline struct folio *unmapped_folio_alloc_mpol(gfp_t gfp,
+						      unsigned int order,
+						      struct mempolicy *pol,
+						      pgoff_t ilx)
+{
+	return NULL;
+}
+
+static inline bool unmapped_alloc_active(void)
+{
+	return false;
+}
+
+static inline bool unmapped_take_page_off_pool(struct page *page)
+{
+	return false;
 }
 
 static inline void unmapped_free_prepared(struct page *page, unsigned int order)

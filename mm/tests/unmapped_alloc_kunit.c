@@ -7,7 +7,11 @@
 #include <kunit/test.h>
 #include <linux/completion.h>
 #include <linux/delay.h>
+#include <linux/hrtimer.h>
+#include <linux/huge_mm.h>
 #include <linux/kthread.h>
+#include <linux/pagemap.h>
+#include <linux/pseudo_fs.h>
 #include <linux/random.h>
 
 static unsigned int saved_free_blocks_max;
@@ -447,6 +451,262 @@ static void map_local_reaches_unmapped_pages(struct kunit *test)
 	__free_page(mapped);
 }
 
+struct irq_mapper {
+	struct hrtimer timer;
+	struct page *page;
+	bool done, filled, present_after;
+};
+
+static enum hrtimer_restart irq_map_page(struct hrtimer *timer)
+{
+	struct irq_mapper *m = container_of(timer, struct irq_mapper, timer);
+	void *addr = unmapped_map_local(page_to_pfn(m->page));
+
+	m->filled = !memchr_inv(addr, 0xa5, PAGE_SIZE);
+	unmapped_unmap_local(addr);
+	m->present_after = !!vmalloc_to_page(addr);
+	WRITE_ONCE(m->done, true);
+	return HRTIMER_NORESTART;
+}
+
+/*
+ * An interrupt that maps a page while the task it interrupted holds a
+ * mapping gets a slot of its own: the task's mapping survives, and each
+ * side reads its own page.
+ */
+static void map_local_nests_in_interrupt(struct kunit *test)
+{
+	struct page *outer, *inner, *seen;
+	struct irq_mapper m = { };
+	unsigned long timeout;
+	bool outer_ok;
+	void *addr;
+
+	outer = unmapped_alloc(GFP_KERNEL, 0);
+	inner = unmapped_alloc(GFP_KERNEL, 0);
+	KUNIT_ASSERT_NOT_NULL(test, outer);
+	KUNIT_ASSERT_NOT_NULL(test, inner);
+	pages_fill(outer, 1, 0x5a);
+	pages_fill(inner, 1, 0xa5);
+	m.page = inner;
+	hrtimer_setup_on_stack(&m.timer, irq_map_page, CLOCK_MONOTONIC,
+			       HRTIMER_MODE_REL_PINNED_HARD);
+
+	addr = unmapped_map_local(page_to_pfn(outer));
+	hrtimer_start(&m.timer, us_to_ktime(100), HRTIMER_MODE_REL_PINNED_HARD);
+	timeout = jiffies + HZ;
+	while (!READ_ONCE(m.done) && time_before(jiffies, timeout))
+		cpu_relax();
+	seen = vmalloc_to_page(addr);
+	outer_ok = seen == outer && !memchr_inv(addr, 0x5a, PAGE_SIZE);
+	unmapped_unmap_local(addr);
+	hrtimer_cancel(&m.timer);
+	destroy_hrtimer_on_stack(&m.timer);
+
+	KUNIT_EXPECT_TRUE_MSG(test, READ_ONCE(m.done), "the timer never fired");
+	KUNIT_EXPECT_TRUE(test, m.filled);
+	KUNIT_EXPECT_FALSE(test, m.present_after);
+	KUNIT_EXPECT_PTR_EQ(test, seen, outer);
+	KUNIT_EXPECT_TRUE(test, outer_ok);
+	KUNIT_EXPECT_NULL(test, vmalloc_to_page(addr));
+	KUNIT_EXPECT_FALSE(test, kernel_page_present(outer));
+	KUNIT_EXPECT_FALSE(test, kernel_page_present(inner));
+	unmapped_free(outer, 0);
+	unmapped_free(inner, 0);
+}
+
+/*
+ * Free pool pages are offline (so dump tools skip them), handed-out ones
+ * are not. Memory offlining releases a range's free blocks and is refused
+ * at once where a block is in use.
+ */
+static void offline_releases_free_refuses_used(struct kunit *test)
+{
+	struct memory_notify mn = { .nr_pages = BLOCK_PAGES };
+	struct page *used, *block;
+	int ret;
+
+	used = unmapped_alloc(GFP_KERNEL, 0);
+	block = unmapped_alloc(GFP_KERNEL, BLOCK_ORDER);
+	KUNIT_ASSERT_NOT_NULL(test, used);
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	KUNIT_EXPECT_FALSE(test, PageOffline(used));
+	KUNIT_EXPECT_TRUE(test, PageOffline(used + 1));
+	KUNIT_EXPECT_FALSE(test, PageOffline(block));
+	unmapped_free(block, BLOCK_ORDER);
+	KUNIT_EXPECT_TRUE(test, PageOffline(block));
+	KUNIT_EXPECT_TRUE(test, PageOffline(block + BLOCK_PAGES - 1));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 2);
+
+	mn.start_pfn = page_to_pfn(block);
+	ret = unmapped_memory_callback(NULL, MEM_GOING_OFFLINE, &mn);
+	KUNIT_EXPECT_EQ(test, notifier_to_errno(ret), 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 1);
+	KUNIT_EXPECT_FALSE(test, PageOffline(block));
+
+	mn.start_pfn = ALIGN_DOWN(page_to_pfn(used), BLOCK_PAGES);
+	ret = unmapped_memory_callback(NULL, MEM_GOING_OFFLINE, &mn);
+	KUNIT_EXPECT_EQ(test, notifier_to_errno(ret), -EBUSY);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 1);
+	unmapped_free(used, 0);
+}
+
+#ifdef CONFIG_MEMORY_FAILURE
+/*
+ * Whether allocating as many zeroed pages as the pools have free (the
+ * dirty ones are scrubbed first) hands out @victim.
+ */
+static bool pool_hands_out(struct kunit *test, struct page *victim)
+{
+	unsigned long nr = pool_free_pages(), i;
+	struct page **pages;
+	bool found = false;
+
+	pages = kunit_kmalloc_array(test, nr, sizeof(*pages), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pages);
+	for (i = 0; i < nr; i++) {
+		pages[i] = unmapped_alloc(GFP_KERNEL | __GFP_ZERO, 0);
+		if (!pages[i])
+			break;
+		found |= pages[i] == victim;
+	}
+	while (i--)
+		unmapped_free(pages[i], 0);
+	return found;
+}
+
+/*
+ * Memory failure on a free pool page takes it out of service: no
+ * allocation returns it, no scrub touches it, and when its block is
+ * released the page stays out of the direct map and of the page
+ * allocator, marked offline.
+ */
+static void hwpoison_free_page_never_handed_out(struct kunit *test)
+{
+	unsigned long retired = vm_event(UNMAPPED_HWPOISON);
+	struct page *block, *victim;
+
+	block = unmapped_alloc(GFP_KERNEL, BLOCK_ORDER);
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	victim = block + 100;
+	pages_fill(block, BLOCK_PAGES, 0x5a);
+	unmapped_free(block, BLOCK_ORDER);
+
+	KUNIT_EXPECT_EQ(test, memory_failure(page_to_pfn(victim), MF_SW_SIMULATED), 0);
+	KUNIT_EXPECT_TRUE(test, PageHWPoison(victim));
+	KUNIT_EXPECT_FALSE(test, pool_hands_out(test, victim));
+	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_HWPOISON) - retired, 1);
+	KUNIT_EXPECT_EQ(test, pool_free_pages(), BLOCK_PAGES - 1);
+
+	KUNIT_EXPECT_EQ(test, unmapped_release_all(), BLOCK_PAGES);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 0);
+	KUNIT_EXPECT_FALSE(test, kernel_page_present(victim));
+	KUNIT_EXPECT_TRUE(test, PageOffline(victim));
+	if (!debug_pagealloc_enabled())
+		KUNIT_EXPECT_TRUE(test, kernel_page_present(victim + 1));
+}
+
+/* A page poisoned while in use is retired when it is freed. */
+static void hwpoison_page_freed_after_failure(struct kunit *test)
+{
+	unsigned long retired = vm_event(UNMAPPED_HWPOISON);
+	struct page *victim;
+
+	victim = unmapped_alloc(GFP_KERNEL, 0);
+	KUNIT_ASSERT_NOT_NULL(test, victim);
+	/* In use, so memory failure cannot take it: it only marks it. */
+	memory_failure(page_to_pfn(victim), MF_SW_SIMULATED);
+	KUNIT_ASSERT_TRUE(test, PageHWPoison(victim));
+	unmapped_free(victim, 0);
+
+	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_HWPOISON) - retired, 1);
+	KUNIT_EXPECT_FALSE(test, pool_hands_out(test, victim));
+	unmapped_release_all();
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 0);
+	KUNIT_EXPECT_FALSE(test, kernel_page_present(victim));
+}
+#else
+static void hwpoison_free_page_never_handed_out(struct kunit *test)
+{
+	kunit_skip(test, "no CONFIG_MEMORY_FAILURE");
+}
+
+static void hwpoison_page_freed_after_failure(struct kunit *test)
+{
+	kunit_skip(test, "no CONFIG_MEMORY_FAILURE");
+}
+#endif
+
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+static int split_test_init_fs(struct fs_context *fc)
+{
+	return init_pseudo(fc, 0x756e6d70) ? 0 : -ENOMEM;
+}
+
+static struct file_system_type split_test_fs = {
+	.name = "unmapped_split_test",
+	.init_fs_context = split_test_init_fs,
+	.kill_sb = kill_anon_super,
+};
+
+/*
+ * Splitting a large unmapped folio in the page cache keeps PG_unmapped on
+ * every piece, so that each goes back to its pool when it is freed.
+ */
+static void split_keeps_unmapped(struct kunit *test)
+{
+	const unsigned int order = 4, nr = 1U << order;
+	unsigned int i, missing = 0;
+	struct vfsmount *mnt;
+	struct folio *folio;
+	struct inode *inode;
+	int err;
+
+	mnt = kern_mount(&split_test_fs);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(mnt));
+	inode = alloc_anon_inode(mnt->mnt_sb);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(inode));
+	mapping_set_large_folios(inode->i_mapping);
+	mapping_set_unevictable(inode->i_mapping);
+	/* A split drops pieces beyond EOF at once: keep them all inside. */
+	i_size_write(inode, (loff_t)nr * PAGE_SIZE);
+
+	folio = unmapped_folio_alloc(GFP_KERNEL | __GFP_ZERO, order, NUMA_NO_NODE);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	err = filemap_add_folio(inode->i_mapping, folio, 0, GFP_KERNEL);
+	KUNIT_ASSERT_EQ(test, err, 0);
+	/* An LRU batch holds a reference that would make the split fail. */
+	lru_add_drain_all();
+	KUNIT_EXPECT_EQ(test, split_folio(folio), 0);
+	folio_unlock(folio);
+	folio_put(folio);
+
+	for (i = 0; i < nr; i++) {
+		struct page *page = pfn_to_page(folio_pfn(folio) + i);
+
+		if (PageUnmapped(page))
+			continue;
+		/* Keep the page from the buddy allocator, whatever happens. */
+		missing++;
+		set_bit(PG_unmapped, &page->flags.f);
+	}
+	KUNIT_EXPECT_EQ_MSG(test, missing, 0, "pieces of an order-%u split without PG_unmapped",
+			    order);
+	KUNIT_EXPECT_TRUE(test, pages_present(folio_page(folio, 0), nr, false));
+
+	truncate_inode_pages(inode->i_mapping, 0);
+	iput(inode);
+	kern_unmount(mnt);
+	lru_add_drain_all();
+	KUNIT_EXPECT_EQ(test, pool_free_pages(), pool_pages());
+}
+#else
+static void split_keeps_unmapped(struct kunit *test)
+{
+	kunit_skip(test, "no CONFIG_TRANSPARENT_HUGEPAGE");
+}
+#endif
+
 static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(alloc_free_every_order),
 	KUNIT_CASE(handed_out_pages_not_present),
@@ -460,6 +720,11 @@ static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(nonblocking_uses_only_the_pool),
 	KUNIT_CASE(final_folio_put_returns_to_pool),
 	KUNIT_CASE(map_local_reaches_unmapped_pages),
+	KUNIT_CASE(map_local_nests_in_interrupt),
+	KUNIT_CASE(hwpoison_free_page_never_handed_out),
+	KUNIT_CASE(hwpoison_page_freed_after_failure),
+	KUNIT_CASE(split_keeps_unmapped),
+	KUNIT_CASE(offline_releases_free_refuses_used),
 	{}
 };
 

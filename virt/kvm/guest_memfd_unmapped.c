@@ -74,8 +74,8 @@ bool kvm_gmem_needs_zeroing(u64 flags)
  *
  * For an @index the caller found empty: like __filemap_get_folio_mpol()
  * with FGP_LOCK | FGP_CREAT, but a new folio comes from unmapped_alloc(),
- * on the node @policy picks, zeroed unless
- * @flags has GUEST_MEMFD_FLAG_NO_ZERO. The page cache charges it to the
+ * on the node @policy picks (and only on the nodes a bind policy allows),
+ * zeroed unless @flags has GUEST_MEMFD_FLAG_NO_ZERO. The page cache charges it to the
  * caller's memcg, as any guest_memfd folio, but past the memcg's limit the
  * charge fails rather than OOM-kill: the memory cannot be reclaimed, so
  * the OOM killer could only make room by killing the VMM asking for it.
@@ -89,15 +89,17 @@ struct folio *kvm_gmem_get_unmapped_folio(struct address_space *mapping,
 	gfp_t gfp = mapping_gfp_mask(mapping);
 	gfp_t alloc_gfp = gfp;
 	struct folio *folio;
-	int nid, err;
+	int err;
 
 	if (!(flags & GUEST_MEMFD_FLAG_NO_ZERO))
 		alloc_gfp |= __GFP_ZERO;
-	nid = policy ? mpol_node(policy, gfp, NO_INTERLEAVE_INDEX) : NUMA_NO_NODE;
 
 	/* The caller has looked @index up already: allocate first. */
 	for (;;) {
-		folio = unmapped_folio_alloc(alloc_gfp, 0, nid);
+		folio = policy ?
+			unmapped_folio_alloc_mpol(alloc_gfp, 0, policy,
+						  NO_INTERLEAVE_INDEX) :
+			unmapped_folio_alloc(alloc_gfp, 0, NUMA_NO_NODE);
 		if (!folio)
 			return ERR_PTR(-ENOMEM);
 		err = filemap_add_folio(mapping, folio, index,
