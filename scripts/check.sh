@@ -34,6 +34,13 @@ case ${1:-} in
 esac
 rm -rf "$res"
 mkdir -p "$res"
+# Host-side tests of the test kernel's build, before it boots.
+if [ $flavour = test ] && { [ $# = 0 ] || [[ " $* " == *" kconfig_no_zero "* ]]; }; then
+	mkdir -p "$res/host"
+	start=$(date +%s%N)
+	"$TOP/scripts/kconfig-no-zero-test.sh" > "$res/host/kconfig_no_zero.log" 2>&1
+	echo "$? $(( ($(date +%s%N) - start) / 1000000 ))" > "$res/host/kconfig_no_zero.rc"
+fi
 boot=(-f $flavour)
 if [ $flavour = deb ]; then
 	pkg=$(ls "$BUILD"/deb/linux-image-*-unmapped-gmem_*_amd64.deb 2>/dev/null | grep -v -- -dbg_) ||
@@ -52,5 +59,15 @@ log "test VM finished in $(( $(date +%s) - start )) s with status $rc"
 if [ $rc != 0 ]; then
 	echo "the test VM exited with status $rc (124: timed out)" > "$res/vm-session.log"
 	echo "$rc 0" > "$res/vm-session.rc"
+fi
+# Memory policies need two NUMA nodes: a second, short boot with fake ones
+# (and no KUnit, whose cases count blocks on one node).
+if [ $flavour = test ] && { [ $# = 0 ] || [[ " $* " == *" numa_bind "* ]]; }; then
+	mkdir -p "$res/numa"
+	log "booting the test kernel again with two NUMA nodes (logs: $res/numa)"
+	VM_APPEND="$append numa=fake=2 kunit.enable=0" "$TOP/scripts/vm.sh" -f test -t 600 \
+		-w "$res/numa" -c "$res/numa/console.log" -- \
+		"$TOP/scripts/vm-tests.sh" "$res/numa" "$BUILD/selftests-test" numa_bind ||
+		echo "1 0" > "$res/numa/vm-session.rc"
 fi
 exec "$PYTHON" "$TOP/scripts/report.py" "$res" "$KSRC" "${kunit[@]}"

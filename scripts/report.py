@@ -103,11 +103,13 @@ def kunit(dmesg, ksrc, expected, tally):
 
 def splats(res, tally):
     found = []
-    for f in ("dmesg.log", "console.log"):
-        p = os.path.join(res, f)
-        if os.path.exists(p):
-            found += [f"{f}: {l.strip()}" for l in open(p, errors="replace")
-                      if SPLAT.search(l)]
+    for root, _, files in sorted(os.walk(res)):
+        for f in sorted(files):
+            if f not in ("dmesg.log", "console.log"):
+                continue
+            p = os.path.join(root, f)
+            found += [f"{os.path.relpath(p, res)}: {l.strip()}"
+                      for l in open(p, errors="replace") if SPLAT.search(l)]
     if not os.path.exists(os.path.join(res, "dmesg.log")):
         tally.add("FAIL", "kernel-log", "the VM did not finish: no dmesg.log (see console.log)")
     elif found:

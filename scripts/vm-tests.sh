@@ -65,6 +65,12 @@ if want qemu_guest_memfd; then
 	run_one qemu_guest_memfd 900 "$TOP/scripts/qemu-gmem-test.sh"
 fi
 
+# Only when asked for by name: check.sh boots a second VM with
+# numa=fake=2 for it.
+if [[ $only == *" numa_bind "* ]]; then
+	run_one numa_bind 300 "$selftests/guest_memfd_no_direct_map_test" -t numa_bind_respected
+fi
+
 # Last: whatever the tests above allocated must all have come back.
 if want unmapped_leaks; then
 	run_one unmapped_leaks 300 "$TOP/scripts/unmapped-leak-check.sh"

@@ -2,8 +2,9 @@
 /*
  * Random requests against guest_memfd, with and without
  * GUEST_MEMFD_FLAG_NO_DIRECT_MAP: creation flags and sizes, fallocate
- * modes and ranges, mmap and faults through it, memslot bindings, reads
- * and writes on the fd, closes, on default and software-protected VMs.
+ * modes and ranges, mmap and faults, populate (MADV_POPULATE_*) and mlock
+ * through it, memslot bindings, reads and writes on the fd, closes, on
+ * default and software-protected VMs.
  *
  * Every call must succeed or fail with an errno from a short list; a call
  * that fails otherwise is logged with its arguments. Once everything is
@@ -237,7 +238,7 @@ TEST_F_TIMEOUT(fuzz, random_requests, 600)
 			CHECK_CALL(ret, "fallocate: offset 0x%lx len 0x%lx flags 0x%lx",
 				   off, len, g->flags);
 			break;
-		case 3:		/* mmap, and touch a page */
+		case 3:		/* mmap, then touch, populate or lock it */
 			if (!g)
 				break;
 			len = rnd_size(g->size + SZ_2M);
@@ -248,10 +249,29 @@ TEST_F_TIMEOUT(fuzz, random_requests, 600)
 				   "mmap: len 0x%lx offset 0x%lx flags 0x%lx", len, off, g->flags);
 			if (mem == MAP_FAILED)
 				break;
-			/* A page past EOF or a private one raises SIGBUS: fine. */
 			off = rnd_below(len / PAGE_SIZE) * PAGE_SIZE;
-			if (!sigsetjmp(fault_jmp, 1))
-				WRITE_ONCE(*((char *)mem + off), 1);
+			switch (rnd_below(4)) {
+			case 0:
+				ret = madvise(mem, len, MADV_POPULATE_WRITE);
+				CHECK_CALL(ret, "MADV_POPULATE_WRITE: len 0x%lx flags 0x%lx",
+					   len, g->flags);
+				break;
+			case 1:
+				ret = madvise(mem, len, MADV_POPULATE_READ);
+				CHECK_CALL(ret, "MADV_POPULATE_READ: len 0x%lx flags 0x%lx",
+					   len, g->flags);
+				break;
+			case 2:
+				ret = mlock(mem, len);
+				CHECK_CALL(ret, "mlock: len 0x%lx flags 0x%lx", len, g->flags);
+				munlock(mem, len);
+				break;
+			default:
+				/* A page past EOF or a private one raises SIGBUS: fine. */
+				if (!sigsetjmp(fault_jmp, 1))
+					WRITE_ONCE(*((char *)mem + off), 1);
+				break;
+			}
 			munmap(mem, len);
 			break;
 		case 4: {	/* bind to a memslot, or delete one */

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <elf.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -31,6 +32,9 @@
 #include <sys/wait.h>
 
 #include <linux/falloc.h>
+#include <linux/futex.h>
+#include <linux/kernel-page-flags.h>
+#include <linux/mempolicy.h>
 #include <linux/magic.h>
 #include <linux/sizes.h>
 
@@ -39,6 +43,7 @@
 #include "test_util.h"
 #include "ucall_common.h"
 #include "kselftest_harness.h"
+#include "../../../../lib/test_hmm_uapi.h"
 
 #define NO_DIRECT_MAP	GUEST_MEMFD_FLAG_NO_DIRECT_MAP
 #define NO_ZERO		GUEST_MEMFD_FLAG_NO_ZERO
@@ -178,6 +183,18 @@ static u64 pfn_of(void *addr)
 	entry &= GENMASK_ULL(54, 0);
 	TEST_ASSERT(entry, "pagemap hides PFNs: not root?");
 	return entry;
+}
+
+static u64 page_flags_of(u64 pfn)
+{
+	int fd = open("/proc/kpageflags", O_RDONLY);
+	u64 flags;
+
+	TEST_ASSERT(fd >= 0, "open /proc/kpageflags");
+	TEST_ASSERT(pread(fd, &flags, sizeof(flags), pfn * sizeof(flags)) == sizeof(flags),
+		    "read /proc/kpageflags");
+	close(fd);
+	return flags;
 }
 
 /* --- ABI, per VM type ---------------------------------------------------- */
@@ -530,6 +547,102 @@ TEST_F(gmem, accessors)
 	close(ring);
 }
 
+/*
+ * A page freed to a pool is marked offline, so that dump tools leave it
+ * (and whatever a guest left in it) out of a vmcore; an ordinary freed
+ * page, back in the page allocator, is not.
+ */
+TEST_F(gmem, freed_pages_offline)
+{
+	char *page = self->mem + PAGE_SIZE;
+	u64 in_use, freed;
+
+	fill_page(self->mem, 1);
+	fill_page(page, 2);
+	in_use = page_flags_of(pfn_of(self->mem));
+	freed = pfn_of(page);
+	ASSERT_EQ(fallocate(self->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			    PAGE_SIZE, PAGE_SIZE), 0);
+	drain_lru_batches();
+	freed = page_flags_of(freed);
+	EXPECT_FALSE(in_use & BIT_ULL(KPF_OFFLINE));
+	EXPECT_EQ(!!(freed & BIT_ULL(KPF_OFFLINE)), variant->unmapped);
+}
+
+static long futex_op(u32 *word, int op, u32 val)
+{
+	return syscall(__NR_futex, word, op, val, NULL, NULL, 0);
+}
+
+/*
+ * Populating and locking memory, and shared futexes in it, need no
+ * kernel access to the pages' contents: they work on NO_DIRECT_MAP memory
+ * as on ordinary guest_memfd memory.
+ */
+TEST_F(gmem, populate_paths)
+{
+	const size_t pages = self->size / PAGE_SIZE;
+	unsigned char *vec = malloc(pages);
+	u32 *word = (u32 *)self->mem;
+	size_t i, resident = 0;
+	char *pop;
+
+	ASSERT_NE(vec, NULL);
+	EXPECT_EQ(madvise(self->mem, self->size, MADV_POPULATE_WRITE) ? -errno : 0, 0);
+	EXPECT_EQ(madvise(self->mem, self->size, MADV_POPULATE_READ) ? -errno : 0, 0);
+	EXPECT_EQ(mlock(self->mem, self->size) ? -errno : 0, 0);
+	EXPECT_EQ(munlock(self->mem, self->size), 0);
+
+	/* MAP_POPULATE ignores failures: count what it faulted in. */
+	ASSERT_EQ(fallocate(self->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			    0, self->size), 0);
+	pop = mmap(NULL, self->size, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_POPULATE, self->fd, 0);
+	ASSERT_NE(pop, MAP_FAILED);
+	ASSERT_EQ(mincore(pop, self->size, vec), 0);
+	for (i = 0; i < pages; i++)
+		resident += vec[i] & 1;
+	EXPECT_EQ(resident, pages);
+	munmap(pop, self->size);
+
+	/* A shared futex is keyed by the page's file and index. */
+	*word = 7;
+	EXPECT_EQ(futex_op(word, FUTEX_WAKE, 1) < 0 ? -errno : 0, 0);
+	EXPECT_EQ(futex_op(word, FUTEX_WAIT, 8) < 0 ? -errno : 0, -EAGAIN);
+	free(vec);
+}
+
+/*
+ * The HMM test driver mirrors this process's page tables like a device
+ * (RDMA ODP works the same way) and reads through the kernel's mapping of
+ * what hmm_range_fault() returns: refused with EFAULT, as GUP refuses it.
+ */
+TEST_F(gmem, hmm_mirror_refused)
+{
+	struct hmm_dmirror_cmd cmd = { };
+	char *buf = malloc(PAGE_SIZE);
+	int dev, r;
+
+	dev = open("/dev/hmm_dmirror0", O_RDWR);
+	if (dev < 0)
+		SKIP(return, "no HMM test driver (CONFIG_TEST_HMM)");
+	ASSERT_NE(buf, NULL);
+	memset(self->mem, 0xab, PAGE_SIZE);
+	memset(buf, 0, PAGE_SIZE);
+	cmd.addr = (unsigned long)self->mem;
+	cmd.ptr = (unsigned long)buf;
+	cmd.npages = 1;
+	r = ioctl(dev, HMM_DMIRROR_READ, &cmd);
+	if (variant->unmapped) {
+		EXPECT_EQ(r ? -errno : 0, -EFAULT);
+	} else {
+		EXPECT_EQ(r ? -errno : 0, 0);
+		EXPECT_EQ(memcmp(buf, self->mem, PAGE_SIZE), 0);
+	}
+	close(dev);
+	free(buf);
+}
+
 /* The value of @key in this process's fdinfo for @fd, or -1. */
 static long long fdinfo_value(int fd, const char *key, char *str, size_t len)
 {
@@ -856,6 +969,141 @@ TEST_F_TIMEOUT(big, populate_1g, 300)
 
 	close(fd);
 	pool_release();
+}
+
+/* For TEST_F_TIMEOUT: tests that need no setup but more than 30 s. */
+FIXTURE(slow) {};
+FIXTURE_SETUP(slow) {}
+FIXTURE_TEARDOWN(slow) {}
+
+static u64 node_counter(int nid, const char *name)
+{
+	char path[64], key[64];
+	unsigned long long val;
+	u64 found = ~0ull;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/vmstat", nid);
+	f = fopen(path, "r");
+	TEST_ASSERT(f, "open %s", path);
+	while (fscanf(f, "%63s %llu", key, &val) == 2)
+		if (!strcmp(key, name))
+			found = val;
+	fclose(f);
+	TEST_ASSERT(found != ~0ull, "%s missing from %s", name, path);
+	return found;
+}
+
+/* Ask for up to @nr 2 MiB huge pages on @nid; returns how many it has. */
+static long node_hugepages(int nid, long nr)
+{
+	char path[96], val[32];
+	int fd;
+
+	snprintf(path, sizeof(path),
+		 "/sys/devices/system/node/node%d/hugepages/hugepages-2048kB/nr_hugepages", nid);
+	fd = open(path, O_RDWR);
+	TEST_ASSERT(fd >= 0, "open %s", path);
+	snprintf(val, sizeof(val), "%ld", nr);
+	TEST_ASSERT(write(fd, val, strlen(val)) > 0, "write %s", path);
+	memset(val, 0, sizeof(val));
+	TEST_ASSERT(pread(fd, val, sizeof(val) - 1, 0) > 0, "read %s", path);
+	close(fd);
+	return atol(val);
+}
+
+/* Bind @mem's guest_memfd range to @nid and allocate it: 0 or -errno. */
+static int gmem_populate_on(int fd, char *mem, size_t size, int nid)
+{
+	unsigned long mask = 1ul << nid;
+
+	TEST_ASSERT(!syscall(__NR_mbind, mem, size, MPOL_BIND, &mask, 64, 0),
+		    "mbind to node %d: errno %d", nid, errno);
+	return fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, size) ? -errno : 0;
+}
+
+/*
+ * A guest_memfd range bound (mbind, MPOL_BIND) to a node that has no
+ * memory left must fail with ENOMEM rather than take another node's
+ * memory; bound to a node with memory (the control), it succeeds there.
+ * Needs two memory nodes: make check boots a second VM with numa=fake=2
+ * for it.
+ */
+TEST_F_TIMEOUT(slow, numa_bind_respected, 300)
+{
+	const size_t size = 64 * SZ_1M;
+	struct kvm_vm *vm;
+	u64 node0, node1;
+	long huge;
+	char *mem;
+	int fd;
+
+	if (access("/sys/devices/system/node/node1", F_OK))
+		SKIP(return, "one NUMA node (boot with numa=fake=2)");
+	vm = vm_create_barebones();
+	fd = create_gmem(vm, size, MMAP | NO_DIRECT_MAP);
+	ASSERT_GE(fd, 0);
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(mem, MAP_FAILED);
+
+	/* Node 1 gives all it can spare to huge pages: nothing left. */
+	pool_release();
+	huge = node_hugepages(1, 1 << 20);
+	ksft_print_msg("node 1: %ld huge pages taken\n", huge);
+	node0 = node_counter(0, "nr_unmapped_pool");
+	node1 = node_counter(1, "nr_unmapped_pool");
+	EXPECT_EQ(gmem_populate_on(fd, mem, size, 1), -ENOMEM);
+	ksft_print_msg("bound to node 1: pools grew by %lu (node 0), %lu (node 1) pages\n",
+		       node_counter(0, "nr_unmapped_pool") - node0,
+		       node_counter(1, "nr_unmapped_pool") - node1);
+	EXPECT_EQ(node_counter(0, "nr_unmapped_pool"), node0);
+	node_hugepages(1, 0);
+
+	/* The control: bound to node 0, the same request succeeds there. */
+	ASSERT_EQ(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, size), 0);
+	node0 = node_counter(0, "nr_unmapped_pool");
+	EXPECT_EQ(gmem_populate_on(fd, mem, size, 0), 0);
+	EXPECT_GE(node_counter(0, "nr_unmapped_pool") - node0, size / PAGE_SIZE);
+
+	munmap(mem, size);
+	close(fd);
+	kvm_vm_free(vm);
+	pool_release();
+}
+
+static bool hibernation_offered(void)
+{
+	char buf[128] = { };
+	int fd = open("/sys/power/state", O_RDONLY);
+
+	TEST_ASSERT(fd >= 0, "open /sys/power/state");
+	/* Empty when the kernel offers no sleep state at all. */
+	TEST_ASSERT(read(fd, buf, sizeof(buf) - 1) >= 0, "read /sys/power/state");
+	close(fd);
+	return strstr(buf, "disk");
+}
+
+/*
+ * A hibernation image would save pool pages through the direct map:
+ * hibernation is offered with empty pools (the control) and not while
+ * a NO_DIRECT_MAP guest_memfd holds a page.
+ */
+TEST(hibernation_vetoed)
+{
+	struct kvm_vm *vm = vm_create_barebones();
+	int fd;
+
+	pool_release();
+	ASSERT_TRUE(hibernation_offered())
+		TH_LOG("no \"disk\" in /sys/power/state with empty pools");
+	fd = create_gmem(vm, BLOCK_SIZE, NO_DIRECT_MAP);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, PAGE_SIZE), 0);
+	EXPECT_FALSE(hibernation_offered());
+	close(fd);
+	kvm_vm_free(vm);
+	pool_release();
+	EXPECT_TRUE(hibernation_offered());
 }
 
 /* --- Guests ------------------------------------------------------------- */

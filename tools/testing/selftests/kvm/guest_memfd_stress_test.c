@@ -327,20 +327,37 @@ static void worker_memslot(struct worker *w, struct shared_vm *v)
 		v->bound[w->id] = f;
 }
 
-/* A short-lived file of its own: create, populate, map, close. */
+/*
+ * A short-lived file of its own: create, populate (fallocate, or through
+ * the mapping with MADV_POPULATE_WRITE or mlock), map, close.
+ */
 static void worker_churn(struct worker *w, struct shared_vm *v)
 {
 	size_t size = (1 + rnd_below(&w->rng, 4)) * SZ_1M;
 	char *mem;
-	int fd;
+	int fd, how, ret;
 
 	fd = __vm_create_guest_memfd(v->vm, size, NDM_FLAGS);
 	if (fd < 0) {
 		check_ret(w, fd, "create");
 		return;
 	}
-	check_ret(w, fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, size), "populate");
+	how = rnd_below(&w->rng, 3);
+	if (!how)
+		check_ret(w, fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, size), "populate");
 	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem != MAP_FAILED && how == 1) {
+		/* A fault that finds no memory is SIGBUS, reported as EFAULT. */
+		ret = madvise(mem, size, MADV_POPULATE_WRITE);
+		if (ret && errno == EFAULT)
+			w->sigbus++;
+		else
+			check_ret(w, ret, "MADV_POPULATE_WRITE");
+	}
+	if (mem != MAP_FAILED && how == 2) {
+		check_ret(w, mlock(mem, size), "mlock");
+		munlock(mem, size);
+	}
 	if (mem != MAP_FAILED) {
 		if (!sigsetjmp(fault_jmp, 1)) {
 			if (mem[size - 1])
