@@ -967,9 +967,8 @@ static int pools_release_range(unsigned long start_pfn, unsigned long end_pfn)
 	mt_for_each(&blocks_by_pfn, b, index, end_pfn - 1) {
 		pool = pools[b->nid];
 		spin_lock_irqsave(&pool->lock, flags);
-		if (b->leaving) {
-			/* Another release has it; offlining waits for that. */
-		} else if (!block_all_free(b)) {
+		/* In use, or being released by someone else: try again later. */
+		if (b->leaving || !block_all_free(b)) {
 			err = -EBUSY;
 		} else {
 			pool_unlink(pool, b);
