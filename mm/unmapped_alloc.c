@@ -60,20 +60,32 @@ struct unmapped_block {
 	unsigned int nr_free;
 	unsigned int nr_zeroed;
 	unsigned int nr_poisoned;
+	unsigned int nr_returned;
 	int nid;
 	bool leaving;			/* taken off the pool to be released */
 	DECLARE_BITMAP(used, BLOCK_PAGES);	/* handed out, scrubbed or poisoned */
 	DECLARE_BITMAP(zeroed, BLOCK_PAGES);	/* free and known to be zero */
 	DECLARE_BITMAP(dirty, BLOCK_PAGES);	/* free, may hold a user's data */
 	DECLARE_BITMAP(poisoned, BLOCK_PAGES);	/* out of service for good */
+	DECLARE_BITMAP(returned, BLOCK_PAGES);	/* given back while others were used */
 };
+
+/*
+ * Partly used blocks, by how many pages they have free: list i holds the
+ * blocks with 2^i to 2^(i+1) - 1 free pages. Allocations take from the
+ * fullest blocks first (best fit), so that the free pages of a partly
+ * used block find a user before new blocks are taken, and trimming starts
+ * from the emptiest ones.
+ */
+#define PARTIAL_LISTS	BLOCK_ORDER
 
 struct unmapped_pool {
 	spinlock_t lock;		/* the lists, and their blocks' counts and maps */
-	struct list_head partial;	/* blocks with free and used pages */
+	struct list_head partial[PARTIAL_LISTS]; /* blocks with free and used pages */
 	struct list_head free;		/* blocks with every page free */
 	unsigned long nr_blocks;
 	unsigned long nr_free_blocks;
+	unsigned long nr_partial_free;	/* free pages in partly used blocks */
 };
 
 static struct unmapped_pool *pools[MAX_NUMNODES];
@@ -84,6 +96,7 @@ static struct maple_tree blocks_by_pfn = MTREE_INIT(blocks_by_pfn, MT_FLAGS_USE_
 
 /* Operator knobs, see Documentation/admin-guide/mm/unmapped_alloc.rst. */
 static unsigned int free_blocks_max = 8;	/* per node, kept after frees */
+static unsigned long partial_free_max = 4096;	/* per node, pages; then trim */
 static unsigned long max_blocks;		/* all nodes; 0: no limit */
 static atomic_long_t nr_blocks_total;
 
@@ -100,18 +113,22 @@ static struct page *block_page(const struct unmapped_block *b, unsigned int i)
 	return pfn_to_page(b->pfn + i);
 }
 
-/* Nothing but poisoned pages is in use: the block can be released. */
+/* No page is in use: the block can be released. */
 static bool block_all_free(const struct unmapped_block *b)
 {
-	return b->nr_free + b->nr_poisoned == block_pages(b);
+	return b->nr_free + b->nr_poisoned + b->nr_returned == block_pages(b);
 }
 
 /* Take @b off its pool's lists before changing its free pages... */
 static void pool_unlink(struct unmapped_pool *pool, struct unmapped_block *b)
 {
 	lockdep_assert_held(&pool->lock);
-	if (!list_empty(&b->list) && block_all_free(b))
+	if (list_empty(&b->list))
+		return;
+	if (block_all_free(b))
 		pool->nr_free_blocks--;
+	else
+		pool->nr_partial_free -= b->nr_free;
 	list_del_init(&b->list);
 }
 
@@ -123,7 +140,8 @@ static void pool_link(struct unmapped_pool *pool, struct unmapped_block *b)
 		list_add(&b->list, &pool->free);
 		pool->nr_free_blocks++;
 	} else if (b->nr_free) {
-		list_add(&b->list, &pool->partial);
+		list_add(&b->list, &pool->partial[ilog2(b->nr_free)]);
+		pool->nr_partial_free += b->nr_free;
 	}
 }
 
@@ -228,14 +246,20 @@ static void block_take(struct unmapped_block *b, unsigned int start,
 	bitmap_clear(b->dirty, start, nr);
 }
 
+/* @pool's lists in the order allocations try them: fullest blocks first. */
+static struct list_head *pool_list(struct unmapped_pool *pool, int i)
+{
+	return i < PARTIAL_LISTS ? &pool->partial[i] : &pool->free;
+}
+
 /*
  * Take a run of 2^@order pages, known to be zero if @want_zero, from @pool.
- * Partly used blocks go first, so that free ones stay whole for release.
+ * Partly used blocks go first, the fullest first, so that free blocks stay
+ * whole for release and partly used ones fill up.
  */
 static struct page *pool_take(struct unmapped_pool *pool, unsigned int order,
 			      bool want_zero)
 {
-	struct list_head *lists[] = { &pool->partial, &pool->free };
 	struct unmapped_block *b;
 	struct page *page = NULL;
 	unsigned long flags;
@@ -243,8 +267,9 @@ static struct page *pool_take(struct unmapped_pool *pool, unsigned int order,
 
 	spin_lock_irqsave(&pool->lock, flags);
 retry:
-	for (i = 0; i < ARRAY_SIZE(lists) && !page; i++) {
-		list_for_each_entry(b, lists[i], list) {
+	/* A block on a list below 2^@order has fewer pages free than that. */
+	for (i = min(order, PARTIAL_LISTS); i <= PARTIAL_LISTS && !page; i++) {
+		list_for_each_entry(b, pool_list(pool, i), list) {
 			start = block_find(b, order, want_zero);
 			if (start < 0)
 				continue;
@@ -314,7 +339,6 @@ static bool block_zero(struct unmapped_block *b, const unsigned long *todo,
  */
 static bool pool_scrub_one(struct unmapped_pool *pool)
 {
-	struct list_head *lists[] = { &pool->partial, &pool->free };
 	struct unmapped_block *b, *found = NULL;
 	DECLARE_BITMAP(todo, BLOCK_PAGES);
 	unsigned int n = 0, nr = 0;
@@ -323,8 +347,8 @@ static bool pool_scrub_one(struct unmapped_pool *pool)
 	int i;
 
 	spin_lock_irqsave(&pool->lock, flags);
-	for (i = 0; i < ARRAY_SIZE(lists) && !found; i++)
-		list_for_each_entry(b, lists[i], list)
+	for (i = 0; i <= PARTIAL_LISTS && !found; i++)
+		list_for_each_entry(b, pool_list(pool, i), list)
 			if (b->nr_free > b->nr_zeroed) {
 				found = b;
 				break;
@@ -498,19 +522,19 @@ static void flush_after_unmap(void)
 
 /*
  * Map the pages of a block that are not poisoned again and give them to
- * the page allocator. A poisoned page stays offline and out of the direct
- * map, where even a speculative access cannot reach it, and out of every
- * allocator for good, as memory failure leaves a page it took off the
- * buddy lists.
+ * the page allocator, but for those trimmed earlier, which it has already.
+ * A poisoned page stays offline and out of the direct map, where even a
+ * speculative access cannot reach it, and out of every allocator for good,
+ * as memory failure leaves a page it took off the buddy lists.
  * Mapping single pages splits the block's PMD, which only a memory
- * failure makes necessary.
+ * failure or trimming makes necessary (and trimming has done already).
  */
 static void block_give_back(struct unmapped_block *b)
 {
 	struct page *page = block_page(b, 0);
 	unsigned int i;
 
-	if (!b->nr_poisoned) {
+	if (!b->nr_poisoned && !b->nr_returned) {
 		pages_clear_offline(page, block_pages(b));
 		/* Making entries present needs no TLB flush. */
 		set_direct_map_valid_noflush(page, block_pages(b), true);
@@ -518,7 +542,7 @@ static void block_give_back(struct unmapped_block *b)
 		return;
 	}
 	for (i = 0; i < block_pages(b); i++) {
-		if (test_bit(i, b->poisoned))
+		if (test_bit(i, b->poisoned) || test_bit(i, b->returned))
 			continue;
 		/* Without a page table to split into, the page stays unmapped. */
 		if (set_direct_map_valid_noflush(page + i, 1, true)) {
@@ -529,6 +553,15 @@ static void block_give_back(struct unmapped_block *b)
 		pages_clear_offline(page + i, 1);
 		free_block_pages(page + i, 0);
 	}
+}
+
+/* Take @b out of blocks_by_pfn: one range per run of pages not trimmed. */
+static void block_forget(struct unmapped_block *b)
+{
+	unsigned int start, end;
+
+	for_each_clear_bitrange(start, end, b->returned, block_pages(b))
+		mtree_erase(&blocks_by_pfn, b->pfn + start);
 }
 
 /*
@@ -555,10 +588,11 @@ static bool block_release(struct unmapped_pool *pool, struct unmapped_block *b)
 		spin_unlock_irqrestore(&pool->lock, flags);
 		return false;
 	}
-	mtree_erase(&blocks_by_pfn, b->pfn);
-	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_POOL, -(long)nr);
+	block_forget(b);
+	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_POOL,
+			    -(long)(nr - b->nr_returned));
 	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_FREE,
-			    -(long)(nr - b->nr_poisoned));
+			    -(long)b->nr_free);
 	atomic_long_dec(&nr_blocks_total);
 	count_vm_event(UNMAPPED_RELEASE);
 	block_give_back(b);
@@ -576,7 +610,7 @@ static unsigned long pool_release(struct unmapped_pool *pool,
 				  unsigned long keep, unsigned long max_pages)
 {
 	struct unmapped_block *b, *tmp;
-	unsigned long flags, taken = 0, released = 0;
+	unsigned long flags, taken = 0, released = 0, nr;
 	LIST_HEAD(victims);
 
 	spin_lock_irqsave(&pool->lock, flags);
@@ -591,20 +625,163 @@ static unsigned long pool_release(struct unmapped_pool *pool,
 	spin_unlock_irqrestore(&pool->lock, flags);
 
 	list_for_each_entry_safe(b, tmp, &victims, list) {
+		/* Trimmed pages went back before: count what goes back now. */
+		nr = block_pages(b) - b->nr_returned;
 		list_del_init(&b->list);
 		if (block_release(pool, b))
-			released += block_pages(b);
+			released += nr;
 	}
 	return released;
+}
+
+/* Fewest free pages that make a partly used block worth trimming. */
+#define TRIM_MIN_FREE	(BLOCK_PAGES / 8)
+
+/*
+ * The partly used block of @pool to trim next, the emptiest, if free pages
+ * in partly used blocks are over partial_free_max and one has enough.
+ */
+static struct unmapped_block *pool_trim_victim(struct unmapped_pool *pool)
+{
+	struct unmapped_block *b;
+	int i;
+
+	lockdep_assert_held(&pool->lock);
+	if (pool->nr_partial_free <= READ_ONCE(partial_free_max))
+		return NULL;
+	for (i = PARTIAL_LISTS - 1; i >= ilog2(TRIM_MIN_FREE); i--) {
+		b = list_first_entry_or_null(&pool->partial[i],
+					     struct unmapped_block, list);
+		if (b)
+			return b;
+	}
+	return NULL;
+}
+
+/*
+ * Give the pages in @todo, free pages of @b taken off its pool and either
+ * zeroed or never written, to the page allocator while the rest of @b is
+ * in use. Mapping them again splits the block's direct-map PMD: the price
+ * of not holding memory that nobody is charged for. Clears from @todo the
+ * pages it has to keep.
+ */
+static void block_trim_pages(struct unmapped_block *b, unsigned long *todo)
+{
+	unsigned int n = block_pages(b), first = find_first_bit(todo, n);
+	struct page *page = block_page(b, 0);
+	unsigned long addr = (unsigned long)page_address(page + first);
+	unsigned int start, end, i;
+
+	/* The first page splits the PMD: only it can fail to be mapped. */
+	if (set_direct_map_valid_noflush(page + first, 1, true)) {
+		bitmap_zero(todo, n);
+		return;
+	}
+	/* Frees must not find the block for pages that are not its own. */
+	for_each_set_bitrange(start, end, todo, n) {
+		if (!mtree_store_range(&blocks_by_pfn, b->pfn + start,
+				       b->pfn + end - 1, NULL, GFP_KERNEL))
+			continue;
+		bitmap_clear(todo, start, end - start);
+		if (first >= start && first < end) {
+			set_direct_map_valid_noflush(page + first, 1, false);
+			flush_tlb_kernel_range(addr, addr + PAGE_SIZE);
+			count_vm_event(UNMAPPED_TLB_FLUSH);
+		}
+	}
+	for_each_set_bit(i, todo, n) {
+		if (i != first && set_direct_map_valid_noflush(page + i, 1, true)) {
+			pr_warn_ratelimited("pfn %#lx lost: cannot map it again\n",
+					    b->pfn + i);
+			continue;
+		}
+		pages_clear_offline(page + i, 1);
+		free_block_pages(page + i, 0);
+	}
+}
+
+/*
+ * Free pages of partly used blocks are charged to nobody, and no release
+ * can take them while the rest of their block is in use. Once a node holds
+ * more than partial_free_max of them, give those of its emptiest block to
+ * the page allocator. Returns false if there was nothing to trim.
+ */
+static bool pool_trim_one(struct unmapped_pool *pool)
+{
+	DECLARE_BITMAP(taken, BLOCK_PAGES);
+	DECLARE_BITMAP(given, BLOCK_PAGES);
+	DECLARE_BITMAP(dirty, BLOCK_PAGES);
+	DECLARE_BITMAP(zeroed, BLOCK_PAGES);
+	unsigned int n, nr, nr_dirty, nr_given;
+	struct unmapped_block *b;
+	unsigned long flags;
+
+	spin_lock_irqsave(&pool->lock, flags);
+	b = pool_trim_victim(pool);
+	if (!b) {
+		spin_unlock_irqrestore(&pool->lock, flags);
+		return false;
+	}
+	n = block_pages(b);
+	pool_unlink(pool, b);
+	/* A poisoned page must not be touched, not even to zero it. */
+	block_retire_hwpoison(b, 0, n);
+	/* Marked used, the free pages are ours while the lock is dropped. */
+	bitmap_complement(taken, b->used, n);
+	bitmap_copy(dirty, b->dirty, n);
+	bitmap_copy(zeroed, b->zeroed, n);
+	nr = bitmap_weight(taken, n);
+	bitmap_or(b->used, b->used, taken, n);
+	bitmap_zero(b->dirty, n);
+	bitmap_zero(b->zeroed, n);
+	b->nr_zeroed = 0;
+	b->nr_free -= nr;
+	pool_link(pool, b);
+	spin_unlock_irqrestore(&pool->lock, flags);
+	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_FREE, -(long)nr);
+
+	/* What users wrote is scrubbed before the page allocator sees it. */
+	bitmap_copy(given, taken, n);
+	nr_dirty = bitmap_weight(dirty, n);
+	if (nr && (!nr_dirty || block_zero(b, dirty, nr_dirty)))
+		block_trim_pages(b, given);
+	else
+		bitmap_zero(given, n);
+	nr_given = bitmap_weight(given, n);
+
+	spin_lock_irqsave(&pool->lock, flags);
+	pool_unlink(pool, b);
+	/* The pages kept go back as they were: dirty ones may be zero now. */
+	bitmap_andnot(taken, taken, given, n);
+	bitmap_andnot(b->used, b->used, taken, n);
+	bitmap_and(dirty, dirty, taken, n);
+	bitmap_or(b->dirty, b->dirty, dirty, n);
+	bitmap_and(zeroed, zeroed, taken, n);
+	bitmap_or(b->zeroed, b->zeroed, zeroed, n);
+	b->nr_zeroed += bitmap_weight(zeroed, n);
+	bitmap_or(b->returned, b->returned, given, n);
+	b->nr_returned += nr_given;
+	b->nr_free += nr - nr_given;
+	pool_link(pool, b);
+	spin_unlock_irqrestore(&pool->lock, flags);
+
+	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_FREE, nr - nr_given);
+	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_POOL, -(long)nr_given);
+	count_vm_events(UNMAPPED_TRIM, nr_given);
+	return nr_given > 0;
 }
 
 static void release_excess_blocks(struct work_struct *work)
 {
 	int nid;
 
-	for_each_node(nid)
-		if (pools[nid])
-			pool_release(pools[nid], READ_ONCE(free_blocks_max), ULONG_MAX);
+	for_each_node(nid) {
+		if (!pools[nid])
+			continue;
+		pool_release(pools[nid], READ_ONCE(free_blocks_max), ULONG_MAX);
+		while (pool_trim_one(pools[nid]))
+			cond_resched();
+	}
 }
 
 static bool unmapped_gfp_ok(gfp_t gfp, unsigned int order)
@@ -844,7 +1021,8 @@ void unmapped_free_prepared(struct page *page, unsigned int order)
 	/* A page poisoned while in use comes back only to be retired. */
 	block_retire_hwpoison(b, start, nr);
 	pool_link(pool, b);
-	excess = pool->nr_free_blocks > READ_ONCE(free_blocks_max);
+	excess = pool->nr_free_blocks > READ_ONCE(free_blocks_max) ||
+		 pool->nr_partial_free > READ_ONCE(partial_free_max);
 	/* Once the lock is dropped, @b may be released and freed. */
 	spin_unlock_irqrestore(&pool->lock, flags);
 
@@ -947,6 +1125,16 @@ static unsigned long unmapped_release_all(void)
 	return released;
 }
 
+static bool block_is_victim(struct unmapped_block *b, struct list_head *victims)
+{
+	struct unmapped_block *v;
+
+	list_for_each_entry(v, victims, list)
+		if (v == b)
+			return true;
+	return false;
+}
+
 /*
  * Memory offlining isolates a range and then waits for every page in it to
  * be free in the buddy allocator, which pool pages never are: release the
@@ -965,6 +1153,9 @@ static int pools_release_range(unsigned long start_pfn, unsigned long end_pfn)
 	lru_add_drain_all();
 	rcu_read_lock();
 	mt_for_each(&blocks_by_pfn, b, index, end_pfn - 1) {
+		/* A trimmed block has a range per run of its own pages. */
+		if (block_is_victim(b, &victims))
+			continue;
 		pool = pools[b->nid];
 		spin_lock_irqsave(&pool->lock, flags);
 		/* In use, or being released by someone else: try again later. */
@@ -1061,6 +1252,26 @@ static ssize_t free_blocks_max_store(struct kobject *kobj,
 	return count;
 }
 
+static ssize_t partial_free_max_show(struct kobject *kobj,
+				     struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(partial_free_max));
+}
+
+static ssize_t partial_free_max_store(struct kobject *kobj,
+				      struct kobj_attribute *attr,
+				      const char *buf, size_t count)
+{
+	unsigned long val;
+	int err = kstrtoul(buf, 0, &val);
+
+	if (err)
+		return err;
+	WRITE_ONCE(partial_free_max, val);
+	schedule_work(&release_work);
+	return count;
+}
+
 static ssize_t max_blocks_show(struct kobject *kobj,
 			       struct kobj_attribute *attr, char *buf)
 {
@@ -1113,6 +1324,7 @@ static ssize_t prefill_store(struct kobject *kobj, struct kobj_attribute *attr,
 }
 
 static struct kobj_attribute free_blocks_max_attr = __ATTR_RW(free_blocks_max);
+static struct kobj_attribute partial_free_max_attr = __ATTR_RW(partial_free_max);
 static struct kobj_attribute max_blocks_attr = __ATTR_RW(max_blocks);
 static struct kobj_attribute blocks_attr = __ATTR_RO(blocks);
 static struct kobj_attribute release_attr = __ATTR_WO(release);
@@ -1120,6 +1332,7 @@ static struct kobj_attribute prefill_attr = __ATTR_WO(prefill);
 
 static struct attribute *unmapped_attrs[] = {
 	&free_blocks_max_attr.attr,
+	&partial_free_max_attr.attr,
 	&max_blocks_attr.attr,
 	&blocks_attr.attr,
 	&release_attr.attr,
@@ -1146,7 +1359,7 @@ static inline void unmapped_sysfs_init(void)
 static int __init unmapped_alloc_init(void)
 {
 	struct shrinker *shrinker;
-	int nid;
+	int nid, i;
 
 	if (!can_set_direct_map()) {
 		pr_info("disabled: the direct map cannot be changed on this system\n");
@@ -1163,7 +1376,8 @@ static int __init unmapped_alloc_init(void)
 		if (!pools[nid])
 			return -ENOMEM;
 		spin_lock_init(&pools[nid]->lock);
-		INIT_LIST_HEAD(&pools[nid]->partial);
+		for (i = 0; i < PARTIAL_LISTS; i++)
+			INIT_LIST_HEAD(&pools[nid]->partial[i]);
 		INIT_LIST_HEAD(&pools[nid]->free);
 	}
 	shrinker = shrinker_alloc(SHRINKER_NUMA_AWARE, "unmapped-alloc");

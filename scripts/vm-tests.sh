@@ -68,7 +68,9 @@ fi
 # Only when asked for by name: check.sh boots a second VM with
 # numa=fake=2 for it.
 if [[ $only == *" numa_bind "* ]]; then
-	run_one numa_bind 300 "$selftests/guest_memfd_no_direct_map_test" -t numa_bind_respected
+	run_one numa_bind 300 "$selftests/guest_memfd_no_direct_map_test" \
+		-t numa_bind_respected -t cpuset_mems_respected \
+		-t stranded_memory_bounded
 fi
 
 # Last: whatever the tests above allocated must all have come back.

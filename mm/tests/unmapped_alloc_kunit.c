@@ -15,6 +15,7 @@
 #include <linux/random.h>
 
 static unsigned int saved_free_blocks_max;
+static unsigned long saved_partial_free_max;
 
 static unsigned long vm_event(enum vm_event_item item)
 {
@@ -35,12 +36,18 @@ static unsigned long vm_event(enum vm_event_item item)
  */
 static unsigned long pool_count(bool free_only)
 {
-	struct unmapped_block *b;
+	struct unmapped_block *b, *prev = NULL;
 	unsigned long index = 0, nr = 0;
 
 	rcu_read_lock();
-	mt_for_each(&blocks_by_pfn, b, index, ULONG_MAX)
-		nr += free_only ? READ_ONCE(b->nr_free) : block_pages(b);
+	mt_for_each(&blocks_by_pfn, b, index, ULONG_MAX) {
+		/* A trimmed block has a range per run of its own pages. */
+		if (b == prev)
+			continue;
+		prev = b;
+		nr += free_only ? READ_ONCE(b->nr_free) :
+				  block_pages(b) - READ_ONCE(b->nr_returned);
+	}
 	rcu_read_unlock();
 	return nr;
 }
@@ -116,7 +123,9 @@ static int unmapped_test_init(struct kunit *test)
 		kunit_skip(test, "the direct map cannot be changed here");
 	/* Keep free blocks until a test releases them itself. */
 	saved_free_blocks_max = free_blocks_max;
+	saved_partial_free_max = partial_free_max;
 	WRITE_ONCE(free_blocks_max, UINT_MAX);
+	WRITE_ONCE(partial_free_max, ULONG_MAX);
 	flush_work(&release_work);
 	unmapped_release_all();
 	KUNIT_ASSERT_EQ(test, atomic_long_read(&nr_blocks_total), 0);
@@ -130,6 +139,7 @@ static void unmapped_test_exit(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, pool_pages(), 0);
 	KUNIT_EXPECT_EQ(test, pool_free_pages(), 0);
 	WRITE_ONCE(free_blocks_max, saved_free_blocks_max);
+	WRITE_ONCE(partial_free_max, saved_partial_free_max);
 }
 
 static void alloc_free_every_order(struct kunit *test)
@@ -707,6 +717,101 @@ static void split_keeps_unmapped(struct kunit *test)
 }
 #endif
 
+/* Take every page of @nr fresh blocks one by one: the pool starts empty. */
+static struct page **alloc_blocks_by_page(struct kunit *test, unsigned int nr)
+{
+	struct page **pages;
+	unsigned int i;
+
+	pages = kunit_kmalloc_array(test, nr * BLOCK_PAGES, sizeof(*pages),
+				    GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pages);
+	for (i = 0; i < nr * BLOCK_PAGES; i++) {
+		pages[i] = unmapped_alloc(GFP_KERNEL, 0);
+		KUNIT_ASSERT_NOT_NULL(test, pages[i]);
+	}
+	KUNIT_ASSERT_EQ(test, atomic_long_read(&nr_blocks_total), nr);
+	return pages;
+}
+
+static struct unmapped_block *block_of(struct page *page)
+{
+	return mtree_load(&blocks_by_pfn, page_to_pfn(page));
+}
+
+static void free_pages_of(struct page **pages, unsigned int from,
+			  unsigned int to)
+{
+	unsigned int i;
+
+	for (i = from; i < to; i++)
+		if (pages[i])
+			unmapped_free(pages[i], 0);
+}
+
+/* An allocation takes from the partly used block with the fewest free pages. */
+static void best_fit_prefers_fullest_block(struct kunit *test)
+{
+	struct page **pages = alloc_blocks_by_page(test, 2);
+	struct unmapped_block *emptier, *fuller;
+	struct page *page;
+
+	emptier = block_of(pages[0]);
+	fuller = block_of(pages[BLOCK_PAGES]);
+	KUNIT_ASSERT_PTR_NE(test, emptier, fuller);
+	/* The fuller block is freed into first: last in wins on one list. */
+	free_pages_of(pages, BLOCK_PAGES, BLOCK_PAGES + 8);
+	free_pages_of(pages, 0, BLOCK_PAGES - 8);
+
+	page = unmapped_alloc(GFP_KERNEL, 0);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_PTR_EQ(test, block_of(page), fuller);
+	unmapped_free(page, 0);
+	free_pages_of(pages, BLOCK_PAGES - 8, BLOCK_PAGES);
+	free_pages_of(pages, BLOCK_PAGES + 8, 2 * BLOCK_PAGES);
+}
+
+/*
+ * Past partial_free_max, the free pages of a partly used block go back to
+ * the page allocator, scrubbed and in the direct map again, while the page
+ * in use stays out of it.
+ */
+static void trim_gives_back_partial_free(struct kunit *test)
+{
+	struct page **pages = alloc_blocks_by_page(test, 1);
+	struct unmapped_pool *pool = pools[page_to_nid(pages[0])];
+	unsigned long trimmed, scrubbed;
+	unsigned int i;
+
+	free_pages_of(pages, 1, BLOCK_PAGES);
+	KUNIT_EXPECT_EQ(test, pool_free_pages(), BLOCK_PAGES - 1);
+	/* The control: under the limit, nothing is trimmed. */
+	KUNIT_EXPECT_FALSE(test, pool_trim_one(pool));
+
+	trimmed = vm_event(UNMAPPED_TRIM);
+	scrubbed = vm_event(UNMAPPED_SCRUB);
+	WRITE_ONCE(partial_free_max, 0);
+	KUNIT_EXPECT_TRUE(test, pool_trim_one(pool));
+	KUNIT_EXPECT_FALSE(test, pool_trim_one(pool));
+	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_TRIM) - trimmed, BLOCK_PAGES - 1);
+	/* Every freed page may hold what its user wrote. */
+	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_SCRUB) - scrubbed, BLOCK_PAGES - 1);
+	KUNIT_EXPECT_EQ(test, pool_pages(), 1);
+	KUNIT_EXPECT_EQ(test, pool_free_pages(), 0);
+	KUNIT_EXPECT_TRUE(test, pages_present(pages[0], 1, false));
+	KUNIT_EXPECT_PTR_EQ(test, block_of(pages[1]), NULL);
+	if (!debug_pagealloc_enabled())
+		for (i = 1; i < BLOCK_PAGES; i++)
+			KUNIT_EXPECT_TRUE(test, pages_present(pages[i], 1, true));
+
+	/* The last page frees the block, which is released around the rest. */
+	unmapped_free(pages[0], 0);
+	KUNIT_EXPECT_EQ(test, unmapped_release_all(), 1);
+	KUNIT_EXPECT_PTR_EQ(test, block_of(pages[0]), NULL);
+	if (!debug_pagealloc_enabled())
+		KUNIT_EXPECT_TRUE(test, pages_present(pages[0], 1, true));
+}
+
 static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(alloc_free_every_order),
 	KUNIT_CASE(handed_out_pages_not_present),
@@ -725,6 +830,8 @@ static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(hwpoison_page_freed_after_failure),
 	KUNIT_CASE(split_keeps_unmapped),
 	KUNIT_CASE(offline_releases_free_refuses_used),
+	KUNIT_CASE(best_fit_prefers_fullest_block),
+	KUNIT_CASE(trim_gives_back_partial_free),
 	{}
 };
 

@@ -38,6 +38,7 @@
 #include <linux/magic.h>
 #include <linux/sizes.h>
 
+#include "cgroup_util.h"
 #include "kvm_util.h"
 #include "processor.h"
 #include "test_util.h"
@@ -1065,6 +1066,141 @@ TEST_F_TIMEOUT(slow, numa_bind_respected, 300)
 
 	munmap(mem, size);
 	close(fd);
+	kvm_vm_free(vm);
+	pool_release();
+}
+
+/* Run in a child that cg_run() put in a cgroup: 0 fits, 1 ENOMEM, 2 other. */
+static int gmem_fill_64m(const char *cgroup, void *arg)
+{
+	struct kvm_vm *vm = vm_create_barebones();
+	int fd = create_gmem(vm, SZ_64M, NO_DIRECT_MAP);
+
+	if (fd < 0)
+		return 3;
+	if (!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_64M))
+		return 0;
+	return errno == ENOMEM ? 1 : 2;
+}
+
+/*
+ * A task whose cpuset allows only a node with no memory left gets ENOMEM
+ * rather than another node's memory; allowed the other node (the control),
+ * the same request succeeds. Needs two memory nodes and the cpuset
+ * controller, as numa_bind_respected.
+ */
+TEST_F_TIMEOUT(slow, cpuset_mems_respected, 300)
+{
+	char root[PATH_MAX], *cg;
+	u64 node0;
+	long huge;
+
+	if (access("/sys/devices/system/node/node1", F_OK))
+		SKIP(return, "one NUMA node (boot with numa=fake=2)");
+	ASSERT_EQ(cg_find_unified_root(root, sizeof(root), NULL), 0);
+	if (cg_read_strstr(root, "cgroup.controllers", "cpuset"))
+		SKIP(return, "no cpuset controller");
+	ASSERT_EQ(cg_write(root, "cgroup.subtree_control", "+cpuset"), 0);
+	cg = cg_name(root, "gmem-cpuset-test");
+	ASSERT_EQ(cg_create(cg), 0);
+	ASSERT_EQ(cg_write(cg, "cpuset.mems", "1"), 0);
+
+	pool_release();
+	huge = node_hugepages(1, 1 << 20);
+	ksft_print_msg("node 1: %ld huge pages taken\n", huge);
+	node0 = node_counter(0, "nr_unmapped_pool");
+	EXPECT_EQ(cg_run(cg, gmem_fill_64m, NULL), 1);
+	EXPECT_EQ(node_counter(0, "nr_unmapped_pool"), node0);
+	node_hugepages(1, 0);
+
+	ASSERT_EQ(cg_write(cg, "cpuset.mems", "0"), 0);
+	EXPECT_EQ(cg_run(cg, gmem_fill_64m, NULL), 0);
+
+	EXPECT_EQ(cg_destroy(cg), 0);
+	free(cg);
+	pool_release();
+}
+
+static void node_write_knob(const char *name, u64 val)
+{
+	char path[96], str[32];
+
+	snprintf(path, sizeof(path), POOL_SYSFS "%s", name);
+	snprintf(str, sizeof(str), "%lu", val);
+	write_file(path, str);
+}
+
+/* Free pages @nid's pool holds, once trimming brings them to @bound. */
+static u64 node_pool_free_settled(int nid, u64 bound)
+{
+	u64 free = node_counter(nid, "nr_unmapped_free");
+	int i;
+
+	for (i = 0; i < 100 && free > bound; i++) {
+		usleep(100000);
+		free = node_counter(nid, "nr_unmapped_free");
+	}
+	return free;
+}
+
+/*
+ * Stranded memory: a VMM fills guest_memfd on a node and punches holes
+ * that leave one page in use per 2 MiB block, then moves to the next node
+ * and does the same. Its memcg is charged one page per block; the pools
+ * must not hold the other 511 for it. Per node they may keep at most
+ * partial_free_max free pages of partly used blocks and free_blocks_max
+ * free blocks; the rest goes back to the page allocator. The control lifts
+ * partial_free_max on the first node and shows the bound failing.
+ */
+TEST_F_TIMEOUT(slow, stranded_memory_bounded, 300)
+{
+	const size_t size = 64 * SZ_1M;
+	u64 cap = read_u64(POOL_SYSFS "partial_free_max");
+	u64 bound = cap + read_u64(POOL_SYSFS "free_blocks_max") * BLOCK_PAGES;
+	u64 trimmed = vm_counter("unmapped_trim"), free;
+	struct kvm_vm *vm = vm_create_barebones();
+	char path[64], *mem[8];
+	int fd[8], nid, nr_nodes;
+	size_t off;
+
+	ASSERT_GT(size / BLOCK_SIZE * (BLOCK_PAGES - 1), bound);
+	pool_release();
+	for (nid = 0; nid < 8; nid++) {
+		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", nid);
+		if (access(path, F_OK))
+			break;
+		fd[nid] = create_gmem(vm, size, MMAP | NO_DIRECT_MAP);
+		ASSERT_GE(fd[nid], 0);
+		mem[nid] = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd[nid], 0);
+		ASSERT_NE(mem[nid], MAP_FAILED);
+		if (!nid)
+			node_write_knob("partial_free_max", ~0ul >> 1);
+		ASSERT_EQ(gmem_populate_on(fd[nid], mem[nid], size, nid), 0);
+		for (off = 0; off < size; off += BLOCK_SIZE)
+			ASSERT_EQ(fallocate(fd[nid], FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					    off + PAGE_SIZE, BLOCK_SIZE - PAGE_SIZE), 0);
+		drain_lru_batches();
+		if (!nid) {
+			free = node_counter(0, "nr_unmapped_free");
+			ksft_print_msg("node 0, no limit: %lu free pages held\n", free);
+			EXPECT_GT(free, bound);
+			node_write_knob("partial_free_max", cap);
+		}
+		free = node_pool_free_settled(nid, bound);
+		ksft_print_msg("node %d: %lu free pages held (bound %lu), %lu in use\n",
+			       nid, free, bound, size / BLOCK_SIZE);
+		EXPECT_LE(free, bound);
+	}
+	nr_nodes = nid;
+	ksft_print_msg("%lu pages trimmed on %d node(s)\n",
+		       vm_counter("unmapped_trim") - trimmed, nr_nodes);
+	EXPECT_GE(vm_counter("unmapped_trim") - trimmed,
+		  nr_nodes * (size / BLOCK_SIZE * (BLOCK_PAGES - 1) - bound));
+
+	for (nid = 0; nid < nr_nodes; nid++) {
+		munmap(mem[nid], size);
+		close(fd[nid]);
+	}
 	kvm_vm_free(vm);
 	pool_release();
 }

@@ -136,30 +136,33 @@ static unsigned long pool_drain(void)
 
 /* Direct-map state at the start of a test, to compare with at its end. */
 struct baseline {
-	long long directmap4k, fallbacks;
+	long long directmap4k, fallbacks, trimmed;
 };
 
 static void baseline_take(struct baseline *b)
 {
 	b->directmap4k = file_value("/proc/meminfo", "DirectMap4k");
 	b->fallbacks = file_value("/proc/vmstat", "unmapped_refill_fallback");
+	b->trimmed = file_value("/proc/vmstat", "unmapped_trim");
 }
 
 /*
  * After a test: the pool is empty and, unless the pool had to fall back to
- * blocks smaller than 2 MiB (which split the direct map for good), the
- * direct map has no more 4 KiB entries than before.
+ * blocks smaller than 2 MiB or trimmed partly used blocks (both split the
+ * direct map for good), the direct map has no more 4 KiB entries than
+ * before.
  */
 static void baseline_check(struct __test_metadata *_metadata, const struct baseline *b)
 {
-	long long fallbacks, dm4k;
+	long long fallbacks, trimmed, dm4k;
 
 	EXPECT_EQ(pool_drain(), 0);
 	fallbacks = file_value("/proc/vmstat", "unmapped_refill_fallback") - b->fallbacks;
+	trimmed = file_value("/proc/vmstat", "unmapped_trim") - b->trimmed;
 	dm4k = file_value("/proc/meminfo", "DirectMap4k") - b->directmap4k;
-	ksft_print_msg("pool drained; DirectMap4k %+lld KiB, %lld smaller-block refills\n",
-		       dm4k, fallbacks);
-	if (!fallbacks)
+	ksft_print_msg("pool drained; DirectMap4k %+lld KiB, %lld smaller-block refills, %lld pages trimmed\n",
+		       dm4k, fallbacks, trimmed);
+	if (!fallbacks && !trimmed)
 		EXPECT_LE(dm4k, 0);
 }
 
@@ -176,7 +179,7 @@ static void print_seed(u64 seed)
  * default of 30 s, which is too short under TCG.
  */
 FIXTURE(stress) {
-	unsigned long max_blocks, free_blocks_max;
+	unsigned long max_blocks, free_blocks_max, partial_free_max;
 };
 
 FIXTURE_SETUP(stress)
@@ -187,6 +190,7 @@ FIXTURE_SETUP(stress)
 		SKIP(return, "KVM offers no GUEST_MEMFD_FLAG_NO_DIRECT_MAP");
 	self->max_blocks = read_ulong(POOL_SYSFS "max_blocks");
 	self->free_blocks_max = read_ulong(POOL_SYSFS "free_blocks_max");
+	self->partial_free_max = read_ulong(POOL_SYSFS "partial_free_max");
 	ASSERT_EQ(write_ulong(POOL_SYSFS "max_blocks", 0), 0);
 }
 
@@ -196,6 +200,7 @@ FIXTURE_TEARDOWN(stress)
 		return;
 	write_ulong(POOL_SYSFS "max_blocks", self->max_blocks);
 	write_ulong(POOL_SYSFS "free_blocks_max", self->free_blocks_max);
+	write_ulong(POOL_SYSFS "partial_free_max", self->partial_free_max);
 }
 
 /* --- many threads, many VMs --------------------------------------------- */
@@ -412,15 +417,19 @@ static void *worker_run(void *arg)
 	return NULL;
 }
 
-/* Shrink, refill and cap the pool's free list while the workers run. */
+/*
+ * Shrink, refill and cap the pool's free list, and trim its partly used
+ * blocks, while the workers run.
+ */
 static void *pool_knobs_run(void *arg)
 {
 	struct worker *w = arg;
 
 	static const char *const knobs[] = {
 		POOL_SYSFS "release", POOL_SYSFS "prefill", POOL_SYSFS "free_blocks_max",
+		POOL_SYSFS "partial_free_max",
 	};
-	static const unsigned long limit[] = { 2, 4, 8 };
+	static const unsigned long limit[] = { 2, 4, 8, 2048 };
 
 	while (!READ_ONCE(stop)) {
 		int k = rnd_below(&w->rng, ARRAY_SIZE(knobs));
@@ -494,6 +503,7 @@ TEST_F_TIMEOUT(stress, threads_and_vms, 300)
 		kvm_vm_free(vms[i].vm);
 	}
 	write_ulong(POOL_SYSFS "free_blocks_max", self->free_blocks_max);
+	write_ulong(POOL_SYSFS "partial_free_max", self->partial_free_max);
 	baseline_check(_metadata, &base);
 }
 
