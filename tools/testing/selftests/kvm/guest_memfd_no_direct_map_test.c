@@ -41,6 +41,7 @@
 #include "cgroup_util.h"
 #include "kvm_util.h"
 #include "processor.h"
+#include "svm_util.h"
 #include "test_util.h"
 #include "ucall_common.h"
 #include "kselftest_harness.h"
@@ -1495,6 +1496,77 @@ TEST(no_zero_reuse)
 		drain_lru_batches();
 	}
 	pool_release();
+}
+
+/* --- Nested virtualization ---------------------------------------------- */
+
+static void nested_l2_code(void)
+{
+	vmmcall();
+}
+
+static void nested_l1_code(struct svm_test_data *svm)
+{
+	unsigned long l2_stack[64];
+
+	generic_svm_setup(svm, nested_l2_code, &l2_stack[ARRAY_SIZE(l2_stack)]);
+	run_guest(svm->vmcb, svm->vmcb_gpa);
+	/* KVM wrote the exit back into vmcb12 on the nested VM exit. */
+	GUEST_ASSERT_EQ(svm->vmcb->control.exit_code, SVM_EXIT_VMMCALL);
+	GUEST_DONE();
+}
+
+FIXTURE(nested) {};
+FIXTURE_VARIANT(nested) {
+	u64 flags;
+};
+FIXTURE_VARIANT_ADD(nested, no_direct_map) {
+	.flags = MMAP | INIT_SHARED | NO_DIRECT_MAP,
+};
+FIXTURE_VARIANT_ADD(nested, ordinary) {
+	.flags = MMAP | INIT_SHARED,
+};
+FIXTURE_SETUP(nested) {}
+FIXTURE_TEARDOWN(nested) {}
+
+/*
+ * An L1 hypervisor whose VMCB for L2 (vmcb12) lies in guest_memfd memory
+ * runs L2 to a VMMCALL: KVM reads and writes vmcb12 through the userspace
+ * mapping when it cannot map the page. Ordinary guest_memfd is the
+ * control.
+ */
+TEST_F(nested, svm_vmrun)
+{
+	struct svm_test_data *svm;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	gva_t svm_gva;
+	char *mem;
+	int fd;
+
+	if (!kvm_cpu_has(X86_FEATURE_SVM))
+		SKIP(return, "no nested SVM");
+	vm = vm_create_with_one_vcpu(&vcpu, nested_l1_code);
+	svm = vcpu_alloc_svm(vm, &svm_gva);
+	fd = create_gmem(vm, BLOCK_SIZE, variant->flags);
+	ASSERT_GE(fd, 0);
+	mem = mmap(NULL, BLOCK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(mem, MAP_FAILED);
+	vm_set_user_memory_region2(vm, TEST_SLOT, KVM_MEM_GUEST_MEMFD, TEST_GPA,
+				   BLOCK_SIZE, mem, fd, 0);
+	virt_map(vm, TEST_GPA, TEST_GPA, BLOCK_PAGES);
+	/* vmcb12 moves to the first page of the guest_memfd. */
+	svm->vmcb = (void *)TEST_GPA;
+	svm->vmcb_hva = mem;
+	svm->vmcb_gpa = TEST_GPA;
+	vcpu_args_set(vcpu, 1, svm_gva);
+
+	run_to_done(_metadata, vcpu);
+	EXPECT_EQ(((struct vmcb *)mem)->control.exit_code, SVM_EXIT_VMMCALL);
+
+	munmap(mem, BLOCK_SIZE);
+	close(fd);
+	kvm_vm_free(vm);
 }
 
 int main(int argc, char **argv)
