@@ -4,7 +4,9 @@
  * GUEST_MEMFD_FLAG_NO_DIRECT_MAP: creation flags and sizes, fallocate
  * modes and ranges, mmap and faults, populate (MADV_POPULATE_*) and mlock
  * through it, memslot bindings, reads and writes on the fd, closes, on
- * default and software-protected VMs.
+ * default and software-protected VMs. Between VMs, a few free pool pages
+ * are poisoned (CONFIG_HWPOISON_INJECT's corrupt-pfn): the pool must retire
+ * each one and still drain around them.
  *
  * Every call must succeed or fail with an errno from a short list; a call
  * that fails otherwise is logged with its arguments. Once everything is
@@ -26,6 +28,7 @@
 #include <sys/mman.h>
 
 #include <linux/falloc.h>
+#include <linux/kernel-page-flags.h>
 #include <linux/sizes.h>
 
 #include "kvm_util.h"
@@ -40,6 +43,8 @@
 #define MAX_POPULATE	(256 * PAGE_SIZE)	/* per fallocate, to bound memory */
 #define VM_LIFETIME	512			/* iterations per VM */
 #define POOL_SYSFS	"/sys/kernel/mm/unmapped/"
+#define CORRUPT_PFN	"/sys/kernel/debug/hwpoison/corrupt-pfn"
+#define MAX_POISONED	4	/* each takes a page out of service for good */
 
 struct gmem {
 	int fd;
@@ -160,6 +165,65 @@ static void pool_release(void)
 	}
 }
 
+static u64 vmstat_value(const char *name)
+{
+	unsigned long long val;
+	u64 found = ~0ull;
+	char key[64];
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	TEST_ASSERT(f, "open /proc/vmstat");
+	while (fscanf(f, "%63s %llu", key, &val) == 2)
+		if (!strcmp(key, name))
+			found = val;
+	fclose(f);
+	TEST_ASSERT(found != ~0ull, "%s missing from /proc/vmstat", name);
+	return found;
+}
+
+/*
+ * A page free in an unmapped pool: pool pages are the only offline pages
+ * here (no balloon or virtio-mem). Returns -1 if there is none.
+ */
+static long free_pool_pfn(void)
+{
+	const u64 want = 1ull << KPF_OFFLINE, skip = 1ull << KPF_HWPOISON;
+	u64 flags[512];
+	long pfn = 0, found = -1;
+	ssize_t n;
+	int fd = open("/proc/kpageflags", O_RDONLY);
+
+	TEST_ASSERT(fd >= 0, "open /proc/kpageflags");
+	while (found < 0 && (n = read(fd, flags, sizeof(flags))) > 0) {
+		for (int i = 0; i < n / (ssize_t)sizeof(u64); i++, pfn++) {
+			if ((flags[i] & want) && !(flags[i] & skip)) {
+				found = pfn;
+				break;
+			}
+		}
+	}
+	close(fd);
+	return found;
+}
+
+/* Mark a free pool page poisoned, as a memory error would: 1 if done. */
+static int poison_free_pool_page(void)
+{
+	long pfn = free_pool_pfn();
+	char val[32];
+	int fd;
+
+	if (pfn < 0)
+		return 0;
+	fd = open(CORRUPT_PFN, O_WRONLY);
+	TEST_ASSERT(fd >= 0, "open %s", CORRUPT_PFN);
+	snprintf(val, sizeof(val), "%#lx", pfn);
+	TEST_ASSERT(write(fd, val, strlen(val)) == (ssize_t)strlen(val),
+		    "poison pfn %#lx: %s", pfn, strerror(errno));
+	close(fd);
+	return 1;
+}
+
 /* A fixture only for TEST_F_TIMEOUT: the default 30 s is short for KASAN. */
 FIXTURE(fuzz) {};
 FIXTURE_SETUP(fuzz) {}
@@ -176,9 +240,11 @@ TEST_F_TIMEOUT(fuzz, random_requests, 600)
 	u64 iterations = env_u64("GMEM_FUZZ_ITERATIONS", 100000);
 	struct gmem files[MAX_FILES] = {};
 	struct sigaction sa = { .sa_handler = on_fault };
+	bool can_poison = !access(CORRUPT_PFN, W_OK);
+	u64 hwpoison = vmstat_value("unmapped_hwpoison");
 	struct kvm_vm *vm = NULL;
 	unsigned long type = 0, i, j;
-	int nr_files = 0;
+	int nr_files = 0, poisoned = 0;
 	char buf[64];
 
 	seed_state = seed | 1;
@@ -202,6 +268,8 @@ TEST_F_TIMEOUT(fuzz, random_requests, 600)
 			nr_files = 0;
 			if (vm)
 				kvm_vm_free(vm);
+			if (can_poison && poisoned < MAX_POISONED && !rnd_below(8))
+				poisoned += poison_free_pool_page();
 			vm = new_vm(&type);
 			continue;
 		}
@@ -319,6 +387,9 @@ TEST_F_TIMEOUT(fuzz, random_requests, 600)
 
 	ksft_print_msg("%lu calls succeeded, %lu failed as expected or not (see above)\n",
 		       nr_ok, nr_failed);
+	ksft_print_msg("%d free pool pages poisoned%s\n", poisoned,
+		       can_poison ? "" : " (no " CORRUPT_PFN ")");
+	EXPECT_EQ(vmstat_value("unmapped_hwpoison") - hwpoison, poisoned);
 	/* Nothing holds unmapped pages any more: the pool must drain. */
 	for (i = 0; i < 100 && pool_blocks(); i++) {
 		pool_release();
