@@ -34,6 +34,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "test_util.h"
+#include "unmapped_util.h"
 #include "kselftest_harness.h"
 
 #define KNOWN_FLAGS	(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED | \
@@ -42,7 +43,6 @@
 #define MAX_SLOTS	4
 #define MAX_POPULATE	(256 * PAGE_SIZE)	/* per fallocate, to bound memory */
 #define VM_LIFETIME	512			/* iterations per VM */
-#define POOL_SYSFS	"/sys/kernel/mm/unmapped/"
 #define CORRUPT_PFN	"/sys/kernel/debug/hwpoison/corrupt-pfn"
 #define MAX_POISONED	4	/* each takes a page out of service for good */
 
@@ -67,13 +67,6 @@ static u64 rnd(void)
 static u64 rnd_below(u64 n)
 {
 	return n ? rnd() % n : 0;
-}
-
-static u64 env_u64(const char *name, u64 dflt)
-{
-	const char *s = getenv(name);
-
-	return s ? strtoull(s, NULL, 0) : dflt;
 }
 
 /* A size or length: mostly sensible, sometimes anything at all. */
@@ -142,45 +135,6 @@ static struct kvm_vm *new_vm(unsigned long *type)
 	return vm_create_barebones_type(*type);
 }
 
-static unsigned long pool_blocks(void)
-{
-	unsigned long val = 0;
-	FILE *f = fopen(POOL_SYSFS "blocks", "r");
-
-	if (f) {
-		if (fscanf(f, "%lu", &val) != 1)
-			val = ULONG_MAX;
-		fclose(f);
-	}
-	return val;
-}
-
-static void pool_release(void)
-{
-	int fd = open(POOL_SYSFS "release", O_WRONLY);
-
-	if (fd >= 0) {
-		TEST_ASSERT(write(fd, "1", 1) == 1, "release the pool");
-		close(fd);
-	}
-}
-
-static u64 vmstat_value(const char *name)
-{
-	unsigned long long val;
-	u64 found = ~0ull;
-	char key[64];
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	TEST_ASSERT(f, "open /proc/vmstat");
-	while (fscanf(f, "%63s %llu", key, &val) == 2)
-		if (!strcmp(key, name))
-			found = val;
-	fclose(f);
-	TEST_ASSERT(found != ~0ull, "%s missing from /proc/vmstat", name);
-	return found;
-}
-
 /*
  * A page free in an unmapped pool: pool pages are the only offline pages
  * here (no balloon or virtio-mem). Returns -1 if there is none.
@@ -241,7 +195,7 @@ TEST_F_TIMEOUT(fuzz, random_requests, 600)
 	struct gmem files[MAX_FILES] = {};
 	struct sigaction sa = { .sa_handler = on_fault };
 	bool can_poison = !access(CORRUPT_PFN, W_OK);
-	u64 hwpoison = vmstat_value("unmapped_hwpoison");
+	u64 hwpoison = vmstat_read("unmapped_hwpoison");
 	struct kvm_vm *vm = NULL;
 	unsigned long type = 0, i, j;
 	int nr_files = 0, poisoned = 0;
@@ -389,13 +343,9 @@ TEST_F_TIMEOUT(fuzz, random_requests, 600)
 		       nr_ok, nr_failed);
 	ksft_print_msg("%d free pool pages poisoned%s\n", poisoned,
 		       can_poison ? "" : " (no " CORRUPT_PFN ")");
-	EXPECT_EQ(vmstat_value("unmapped_hwpoison") - hwpoison, poisoned);
+	EXPECT_EQ(vmstat_read("unmapped_hwpoison") - hwpoison, poisoned);
 	/* Nothing holds unmapped pages any more: the pool must drain. */
-	for (i = 0; i < 100 && pool_blocks(); i++) {
-		pool_release();
-		usleep(20000);
-	}
-	EXPECT_EQ(pool_blocks(), 0);
+	EXPECT_EQ(unmapped_pool_drain(), 0);
 }
 
 TEST_HARNESS_MAIN

@@ -4,13 +4,13 @@
  *
  * Besides the ABI, this checks what the flags are for, from views that do
  * not depend on the code under test: whether a page is in the host's
- * direct map is read from the kernel page table dump (debugfs) and by
- * reading the page's direct-map address through /proc/kcore, which returns
- * zeroes for an address that is not mapped. Each such check runs on
- * ordinary guest_memfd memory too, where it must come out the other way,
- * so that a check that cannot fail would show.
+ * direct map is read through its direct-map address in /proc/kcore, which
+ * returns zeroes for an address that is not mapped, and /proc/kpageflags
+ * shows free pool pages offline. Each such check runs on ordinary
+ * guest_memfd memory too, where it must come out the other way, so that a
+ * check that cannot fail would show.
  *
- * Needs root, /proc/kcore, and debugfs mounted at /sys/kernel/debug.
+ * Needs root and /proc/kcore.
  */
 #include <errno.h>
 #include <sched.h>
@@ -21,7 +21,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <elf.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -43,6 +42,7 @@
 #include "processor.h"
 #include "svm_util.h"
 #include "test_util.h"
+#include "unmapped_util.h"
 #include "ucall_common.h"
 #include "kselftest_harness.h"
 #include "../../../../lib/test_hmm_uapi.h"
@@ -59,59 +59,9 @@
 #define BLOCK_PAGES	((int)(BLOCK_SIZE / PAGE_SIZE))
 #define WORDS		(PAGE_SIZE / sizeof(u64))
 
-#define POOL_SYSFS	"/sys/kernel/mm/unmapped/"
-
 static bool vm_type_offered(unsigned long type)
 {
 	return kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(type);
-}
-
-/* The value of counter @name in a vmstat file such as /proc/vmstat. */
-static u64 stat_counter(const char *path, const char *name)
-{
-	char key[64];
-	unsigned long long val;
-	u64 found = ~0ull;
-	FILE *f = fopen(path, "r");
-
-	TEST_ASSERT(f, "open %s", path);
-	while (fscanf(f, "%63s %llu", key, &val) == 2)
-		if (!strcmp(key, name))
-			found = val;
-	fclose(f);
-	TEST_ASSERT(found != ~0ull, "%s missing from %s", name, path);
-	return found;
-}
-
-static u64 vm_counter(const char *name)
-{
-	return stat_counter("/proc/vmstat", name);
-}
-
-static void write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-
-	TEST_ASSERT(fd >= 0, "open %s", path);
-	TEST_ASSERT(write(fd, val, strlen(val)) == (ssize_t)strlen(val),
-		    "write %s to %s", val, path);
-	close(fd);
-}
-
-/* Give every fully free pool block back to the page allocator. */
-static void pool_release(void)
-{
-	write_file(POOL_SYSFS "release", "1");
-}
-
-/*
- * Folios the page cache dropped can sit in per-CPU LRU batches for a
- * while before they are freed; drop_caches is the one knob that drains
- * those batches on every CPU.
- */
-static void drain_lru_batches(void)
-{
-	write_file("/proc/sys/vm/drop_caches", "1");
 }
 
 static int create_gmem(struct kvm_vm *vm, u64 size, u64 flags)
@@ -120,90 +70,6 @@ static int create_gmem(struct kvm_vm *vm, u64 size, u64 flags)
 }
 
 /* --- The host's own view of its direct map ------------------------------ */
-
-/* The System RAM segments of /proc/kcore: physical to file offset. */
-struct kcore {
-	int fd;
-	int nr;
-	struct { u64 paddr, vaddr, size, offset; } seg[64];
-};
-
-static void kcore_open(struct kcore *kc)
-{
-	Elf64_Ehdr eh;
-	Elf64_Phdr ph;
-	int i;
-
-	kc->nr = 0;
-	kc->fd = open("/proc/kcore", O_RDONLY);
-	TEST_ASSERT(kc->fd >= 0, "open /proc/kcore");
-	TEST_ASSERT(pread(kc->fd, &eh, sizeof(eh), 0) == sizeof(eh), "kcore ELF header");
-	for (i = 0; i < eh.e_phnum; i++) {
-		TEST_ASSERT(pread(kc->fd, &ph, sizeof(ph), eh.e_phoff + i * sizeof(ph)) ==
-			    sizeof(ph), "kcore program header %d", i);
-		/* RAM is what the direct map maps: below the kernel image. */
-		if (ph.p_type != PT_LOAD || ph.p_paddr == (u64)-1 ||
-		    ph.p_vaddr >= 0xffffffff80000000ull)
-			continue;
-		TEST_ASSERT(kc->nr < 64, "too many kcore RAM segments");
-		kc->seg[kc->nr].paddr = ph.p_paddr;
-		kc->seg[kc->nr].vaddr = ph.p_vaddr;
-		kc->seg[kc->nr].size = ph.p_memsz;
-		kc->seg[kc->nr].offset = ph.p_offset;
-		kc->nr++;
-	}
-	TEST_ASSERT(kc->nr, "no System RAM in /proc/kcore");
-}
-
-static int kcore_seg(struct kcore *kc, u64 paddr)
-{
-	int i;
-
-	for (i = 0; i < kc->nr; i++)
-		if (paddr >= kc->seg[i].paddr &&
-		    paddr - kc->seg[i].paddr < kc->seg[i].size)
-			return i;
-	TEST_FAIL("physical address 0x%lx is not System RAM in /proc/kcore", paddr);
-	return -1;
-}
-
-/* Read one page through its direct-map address. */
-static void kcore_read_page(struct kcore *kc, u64 pfn, void *buf)
-{
-	int i = kcore_seg(kc, pfn * PAGE_SIZE);
-	u64 off = kc->seg[i].offset + pfn * PAGE_SIZE - kc->seg[i].paddr;
-
-	TEST_ASSERT(pread(kc->fd, buf, PAGE_SIZE, off) == PAGE_SIZE,
-		    "read pfn 0x%lx through /proc/kcore", pfn);
-}
-
-static u64 pfn_of(void *addr)
-{
-	u64 entry;
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-
-	TEST_ASSERT(fd >= 0, "open /proc/self/pagemap");
-	TEST_ASSERT(pread(fd, &entry, sizeof(entry),
-			  (unsigned long)addr / PAGE_SIZE * sizeof(entry)) == sizeof(entry),
-		    "read pagemap");
-	close(fd);
-	TEST_ASSERT(entry & BIT_ULL(63), "page at %p not present", addr);
-	entry &= GENMASK_ULL(54, 0);
-	TEST_ASSERT(entry, "pagemap hides PFNs: not root?");
-	return entry;
-}
-
-static u64 page_flags_of(u64 pfn)
-{
-	int fd = open("/proc/kpageflags", O_RDONLY);
-	u64 flags;
-
-	TEST_ASSERT(fd >= 0, "open /proc/kpageflags");
-	TEST_ASSERT(pread(fd, &flags, sizeof(flags), pfn * sizeof(flags)) == sizeof(flags),
-		    "read /proc/kpageflags");
-	close(fd);
-	return flags;
-}
 
 /* --- ABI, per VM type ---------------------------------------------------- */
 
@@ -567,12 +433,12 @@ TEST_F(gmem, freed_pages_offline)
 
 	fill_page(self->mem, 1);
 	fill_page(page, 2);
-	in_use = page_flags_of(pfn_of(self->mem));
-	freed = pfn_of(page);
+	in_use = kpageflags_read(pagemap_pfn(self->mem));
+	freed = pagemap_pfn(page);
 	ASSERT_EQ(fallocate(self->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			    PAGE_SIZE, PAGE_SIZE), 0);
-	drain_lru_batches();
-	freed = page_flags_of(freed);
+	lru_batches_drain();
+	freed = kpageflags_read(freed);
 	EXPECT_FALSE(in_use & BIT_ULL(KPF_OFFLINE));
 	EXPECT_EQ(!!(freed & BIT_ULL(KPF_OFFLINE)), variant->unmapped);
 }
@@ -720,7 +586,7 @@ static int count_visible(struct kcore *kc, char *mem, const u64 *pfns, int nr, u
  */
 TEST_F(gmem, direct_map)
 {
-	u64 splits = vm_counter("direct_map_level2_splits");
+	u64 splits = vmstat_read("direct_map_level2_splits");
 	u64 pfns[BLOCK_PAGES], released;
 	int i, k, visible, reused = 0, reuse_fd, reuse_pages;
 	struct kcore kc;
@@ -732,26 +598,26 @@ TEST_F(gmem, direct_map)
 	CPU_SET(sched_getcpu(), &cpu);
 	ASSERT_EQ(sched_setaffinity(0, sizeof(cpu), &cpu), 0);
 	/* Earlier tests' cached blocks go now, so few are released below. */
-	pool_release();
+	unmapped_pool_write("release", 1);
 
 	kcore_open(&kc);
 	for (i = 0; i < BLOCK_PAGES; i++) {
 		fill_page(self->mem + i * PAGE_SIZE, 2);
-		pfns[i] = pfn_of(self->mem + i * PAGE_SIZE);
+		pfns[i] = pagemap_pfn(self->mem + i * PAGE_SIZE);
 	}
 	visible = count_visible(&kc, self->mem, pfns, BLOCK_PAGES, 2);
 	ksft_print_msg("pages readable through the direct map: %d/%d\n",
 		       visible, BLOCK_PAGES);
 	EXPECT_EQ(visible, variant->unmapped ? 0 : BLOCK_PAGES);
-	EXPECT_EQ(vm_counter("direct_map_level2_splits"), splits);
+	EXPECT_EQ(vmstat_read("direct_map_level2_splits"), splits);
 
 	munmap(self->mem, self->size);
 	self->mem = NULL;
 	close(self->fd);
 	self->fd = -1;
 	/* Release drains the LRU batches that may still hold the folios. */
-	released = vm_counter("nr_unmapped_pool");
-	pool_release();
+	released = vmstat_read("nr_unmapped_pool");
+	unmapped_pool_write("release", 1);
 
 	/*
 	 * Which released block comes back first depends on the free lists
@@ -767,7 +633,7 @@ TEST_F(gmem, direct_map)
 		fill_page(reuse + i * PAGE_SIZE, 3);
 	visible = 0;
 	for (i = 0; i < reuse_pages; i++) {
-		u64 pfn = pfn_of(reuse + i * PAGE_SIZE);
+		u64 pfn = pagemap_pfn(reuse + i * PAGE_SIZE);
 
 		for (k = 0; k < BLOCK_PAGES && pfns[k] != pfn; k++)
 			;
@@ -782,14 +648,14 @@ TEST_F(gmem, direct_map)
 	EXPECT_EQ(visible, reused);
 	munmap(reuse, reuse_pages * PAGE_SIZE);
 	close(reuse_fd);
-	close(kc.fd);
+	kcore_close(&kc);
 }
 
 /* Pool counters follow fallocate and punch hole; ranges are checked. */
 TEST_F(gmem, fallocate_ranges)
 {
-	u64 alloc = vm_counter("unmapped_alloc"), freed = vm_counter("unmapped_free");
-	u64 splits = vm_counter("direct_map_level2_splits");
+	u64 alloc = vmstat_read("unmapped_alloc"), freed = vmstat_read("unmapped_free");
+	u64 splits = vmstat_read("direct_map_level2_splits");
 	const u64 pages = BLOCK_PAGES;
 
 	EXPECT_EQ(fallocate(self->fd, FALLOC_FL_KEEP_SIZE, 1, PAGE_SIZE), -1);
@@ -802,51 +668,44 @@ TEST_F(gmem, fallocate_ranges)
 	EXPECT_EQ(errno, EOPNOTSUPP);
 
 	ASSERT_EQ(fallocate(self->fd, FALLOC_FL_KEEP_SIZE, 0, self->size), 0);
-	EXPECT_EQ(vm_counter("unmapped_alloc") - alloc, variant->unmapped ? pages : 0);
+	EXPECT_EQ(vmstat_read("unmapped_alloc") - alloc, variant->unmapped ? pages : 0);
 	ASSERT_EQ(fallocate(self->fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
 			    0, self->size / 2), 0);
 	/* Punched folios still in a CPU's LRU batch are freed when it drains. */
-	drain_lru_batches();
-	EXPECT_EQ(vm_counter("unmapped_free") - freed, variant->unmapped ? pages / 2 : 0);
-	EXPECT_EQ(vm_counter("direct_map_level2_splits"), splits);
+	lru_batches_drain();
+	EXPECT_EQ(vmstat_read("unmapped_free") - freed, variant->unmapped ? pages / 2 : 0);
+	EXPECT_EQ(vmstat_read("direct_map_level2_splits"), splits);
 }
 
-static u64 read_u64(const char *path)
+/* Whether the cgroup v2 hierarchy has @controller; its root in @root. */
+static bool cg_controller_present(char *root, size_t len, const char *controller)
 {
-	unsigned long long val;
-	FILE *f = fopen(path, "r");
-
-	TEST_ASSERT(f && fscanf(f, "%llu", &val) == 1, "read %s", path);
-	fclose(f);
-	return val;
+	return !cg_find_unified_root(root, len, NULL) &&
+	       !cg_read_strstr(root, "cgroup.controllers", controller);
 }
 
 /* The page cache charges NO_DIRECT_MAP folios to the allocating memcg. */
 TEST(memcg_charge)
 {
-	const char *root = "/sys/fs/cgroup";
-	char dir[64], path[128], pid[16];
 	const u64 size = 2 * BLOCK_SIZE;
+	char root[PATH_MAX], *cg;
 	struct kvm_vm *vm;
 	u64 before, after;
 	int fd;
 
-	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK))
-		SKIP(return, "no cgroup v2 hierarchy at %s", root);
-	snprintf(dir, sizeof(dir), "%s/gmem-test-%d", root, getpid());
-	ASSERT_EQ(mkdir(dir, 0755), 0);
-	write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	write_file(path, pid);
+	if (!cg_controller_present(root, sizeof(root), "memory"))
+		SKIP(return, "no cgroup v2 memory controller");
+	ASSERT_EQ(cg_write(root, "cgroup.subtree_control", "+memory"), 0);
+	cg = cg_name_indexed(root, "gmem-charge", getpid());
+	ASSERT_EQ(cg_create(cg), 0);
+	ASSERT_EQ(cg_enter_current(cg), 0);
 
 	vm = vm_create_barebones();
 	fd = create_gmem(vm, size, NO_DIRECT_MAP);
 	ASSERT_GE(fd, 0);
-	snprintf(path, sizeof(path), "%s/memory.current", dir);
-	before = read_u64(path);
+	before = cg_read_long(cg, "memory.current");
 	ASSERT_EQ(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, size), 0);
-	after = read_u64(path);
+	after = cg_read_long(cg, "memory.current");
 	ksft_print_msg("memory.current grew by %lu KiB for %lu KiB\n",
 		       (after - before) >> 10, size >> 10);
 	EXPECT_GE(after - before, size);
@@ -854,8 +713,22 @@ TEST(memcg_charge)
 	close(fd);
 	kvm_vm_free(vm);
 
-	write_file("/sys/fs/cgroup/cgroup.procs", pid);
-	EXPECT_EQ(rmdir(dir), 0);
+	ASSERT_EQ(cg_enter_current(root), 0);
+	EXPECT_EQ(cg_destroy(cg), 0);
+	free(cg);
+}
+
+/* In a child in a memcg: 0 ENOMEM, 1 it fit, 2 another errno, 3 no fd. */
+static int gmem_fill_64m_expect_enomem(const char *cgroup, void *arg)
+{
+	struct kvm_vm *vm = vm_create_barebones();
+	int fd = create_gmem(vm, SZ_64M, NO_DIRECT_MAP);
+
+	if (fd < 0)
+		return 3;
+	if (!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_64M))
+		return 1;
+	return errno == ENOMEM ? 0 : 2;
 }
 
 /*
@@ -865,70 +738,39 @@ TEST(memcg_charge)
  */
 TEST(memcg_limit)
 {
-	const u64 limit = SZ_16M, size = SZ_64M;
-	char dir[64], path[128], line[64];
-	u64 oom_kills, peak;
-	long long kills = -1, at_max = -1;
-	int i;
-	int status;
-	pid_t pid;
-	FILE *f;
+	const long limit = SZ_16M;
+	char root[PATH_MAX], *cg;
+	long kills, at_max, peak;
+	u64 oom_kills;
+	int ret;
 
-	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK))
-		SKIP(return, "no cgroup v2 hierarchy");
-	snprintf(dir, sizeof(dir), "/sys/fs/cgroup/gmem-limit-%d", getpid());
-	ASSERT_EQ(mkdir(dir, 0755), 0);
-	write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
-	snprintf(path, sizeof(path), "%s/memory.max", dir);
-	snprintf(line, sizeof(line), "%lu", limit);
-	write_file(path, line);
-	oom_kills = vm_counter("oom_kill");
+	if (!cg_controller_present(root, sizeof(root), "memory"))
+		SKIP(return, "no cgroup v2 memory controller");
+	ASSERT_EQ(cg_write(root, "cgroup.subtree_control", "+memory"), 0);
+	cg = cg_name_indexed(root, "gmem-limit", getpid());
+	ASSERT_EQ(cg_create(cg), 0);
+	ASSERT_EQ(cg_write_numeric(cg, "memory.max", limit), 0);
+	oom_kills = vmstat_read("oom_kill");
 
-	pid = fork();
-	ASSERT_GE(pid, 0);
-	if (!pid) {
-		struct kvm_vm *vm = vm_create_barebones();
-		int fd = create_gmem(vm, size, NO_DIRECT_MAP);
+	ret = cg_run(cg, gmem_fill_64m_expect_enomem, NULL);
+	EXPECT_EQ(ret, 0)
+		TH_LOG("64 MiB under a %ld MiB limit: %d (0: ENOMEM, 1: fit, 2: errno)",
+		       limit >> 20, ret);
 
-		snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-		snprintf(line, sizeof(line), "%d", getpid());
-		write_file(path, line);
-		if (fd < 0)
-			_exit(3);
-		if (!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, size))
-			_exit(1);
-		_exit(errno == ENOMEM ? 0 : 2);
-	}
-	ASSERT_EQ(waitpid(pid, &status, 0), pid);
-	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
-		TH_LOG("%lu MiB under a %lu MiB limit: %s %d (0: ENOMEM, 1: fit, 2: errno)",
-		       size >> 20, limit >> 20, WIFEXITED(status) ? "exit" : "signal",
-		       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-
-	snprintf(path, sizeof(path), "%s/memory.peak", dir);
-	peak = read_u64(path);
-	snprintf(path, sizeof(path), "%s/memory.events", dir);
-	f = fopen(path, "r");
-	ASSERT_NE(NULL, f);
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "oom_kill %lld", &kills) != 1 &&
-		    sscanf(line, "max %lld", &at_max) != 1)
-			continue;
-	}
-	fclose(f);
-	ksft_print_msg("cgroup peak %lu of %lu KiB, limit hit %lld times\n",
+	peak = cg_read_long(cg, "memory.peak");
+	kills = cg_read_key_long(cg, "memory.events", "oom_kill ");
+	at_max = cg_read_key_long(cg, "memory.events", "max ");
+	ksft_print_msg("cgroup peak %ld of %ld KiB, limit hit %ld times\n",
 		       peak >> 10, limit >> 10, at_max);
-	ksft_print_msg("OOM kills: %lld in the cgroup, %lu on the host\n",
-		       kills, vm_counter("oom_kill") - oom_kills);
+	ksft_print_msg("OOM kills: %ld in the cgroup, %lu on the host\n",
+		       kills, vmstat_read("oom_kill") - oom_kills);
 	/* The memcg, and not the pool or anything else, said no. */
 	EXPECT_GT(at_max, 0);
 	EXPECT_GE(peak, limit - SZ_1M);
 	EXPECT_EQ(kills, 0);
-	EXPECT_EQ(vm_counter("oom_kill"), oom_kills);
-	/* The reaped child may leave the cgroup a moment after wait(). */
-	for (i = 0; i < 100 && rmdir(dir) && errno == EBUSY; i++)
-		usleep(10000);
-	EXPECT_NE(access(dir, F_OK), 0);
+	EXPECT_EQ(vmstat_read("oom_kill"), oom_kills);
+	EXPECT_EQ(cg_destroy(cg), 0);
+	free(cg);
 }
 
 FIXTURE(big) {
@@ -955,22 +797,22 @@ TEST_F_TIMEOUT(big, populate_1g, 300)
 	u64 splits, flushes, refills, fallbacks, allocs;
 	int fd;
 
-	pool_release();
-	splits = vm_counter("direct_map_level2_splits");
-	flushes = vm_counter("unmapped_tlb_flush");
-	refills = vm_counter("unmapped_refill");
-	fallbacks = vm_counter("unmapped_refill_fallback");
-	allocs = vm_counter("unmapped_alloc");
+	unmapped_pool_write("release", 1);
+	splits = vmstat_read("direct_map_level2_splits");
+	flushes = vmstat_read("unmapped_tlb_flush");
+	refills = vmstat_read("unmapped_refill");
+	fallbacks = vmstat_read("unmapped_refill_fallback");
+	allocs = vmstat_read("unmapped_alloc");
 
 	fd = create_gmem(self->vm, SZ_1G, NO_DIRECT_MAP);
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_1G), 0);
 
-	splits = vm_counter("direct_map_level2_splits") - splits;
-	flushes = vm_counter("unmapped_tlb_flush") - flushes;
-	refills = vm_counter("unmapped_refill") - refills;
-	fallbacks = vm_counter("unmapped_refill_fallback") - fallbacks;
-	allocs = vm_counter("unmapped_alloc") - allocs;
+	splits = vmstat_read("direct_map_level2_splits") - splits;
+	flushes = vmstat_read("unmapped_tlb_flush") - flushes;
+	refills = vmstat_read("unmapped_refill") - refills;
+	fallbacks = vmstat_read("unmapped_refill_fallback") - fallbacks;
+	allocs = vmstat_read("unmapped_alloc") - allocs;
 	ksft_print_msg("1 GiB: %lu refills (%lu smaller than 2 MiB)\n", refills, fallbacks);
 	ksft_print_msg("1 GiB: %lu pool TLB flushes, %lu level-2 splits\n", flushes, splits);
 	EXPECT_EQ(splits, 0);
@@ -978,21 +820,13 @@ TEST_F_TIMEOUT(big, populate_1g, 300)
 	EXPECT_EQ(allocs, SZ_1G / PAGE_SIZE);
 
 	close(fd);
-	pool_release();
+	unmapped_pool_write("release", 1);
 }
 
 /* For TEST_F_TIMEOUT: tests that need no setup but more than 30 s. */
 FIXTURE(slow) {};
 FIXTURE_SETUP(slow) {}
 FIXTURE_TEARDOWN(slow) {}
-
-static u64 node_counter(int nid, const char *name)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/vmstat", nid);
-	return stat_counter(path, name);
-}
 
 /* Ask for up to @nr 2 MiB huge pages on @nid; returns how many it has. */
 static long node_hugepages(int nid, long nr)
@@ -1047,28 +881,28 @@ TEST_F_TIMEOUT(slow, numa_bind_respected, 300)
 	ASSERT_NE(mem, MAP_FAILED);
 
 	/* Node 1 gives all it can spare to huge pages: nothing left. */
-	pool_release();
+	unmapped_pool_write("release", 1);
 	huge = node_hugepages(1, 1 << 20);
 	ksft_print_msg("node 1: %ld huge pages taken\n", huge);
-	node0 = node_counter(0, "nr_unmapped_pool");
-	node1 = node_counter(1, "nr_unmapped_pool");
+	node0 = node_vmstat_read(0, "nr_unmapped_pool");
+	node1 = node_vmstat_read(1, "nr_unmapped_pool");
 	EXPECT_EQ(gmem_populate_on(fd, mem, size, 1), -ENOMEM);
 	ksft_print_msg("bound to node 1: pools grew by %lu (node 0), %lu (node 1) pages\n",
-		       node_counter(0, "nr_unmapped_pool") - node0,
-		       node_counter(1, "nr_unmapped_pool") - node1);
-	EXPECT_EQ(node_counter(0, "nr_unmapped_pool"), node0);
+		       node_vmstat_read(0, "nr_unmapped_pool") - node0,
+		       node_vmstat_read(1, "nr_unmapped_pool") - node1);
+	EXPECT_EQ(node_vmstat_read(0, "nr_unmapped_pool"), node0);
 	node_hugepages(1, 0);
 
 	/* The control: bound to node 0, the same request succeeds there. */
 	ASSERT_EQ(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, size), 0);
-	node0 = node_counter(0, "nr_unmapped_pool");
+	node0 = node_vmstat_read(0, "nr_unmapped_pool");
 	EXPECT_EQ(gmem_populate_on(fd, mem, size, 0), 0);
-	EXPECT_GE(node_counter(0, "nr_unmapped_pool") - node0, size / PAGE_SIZE);
+	EXPECT_GE(node_vmstat_read(0, "nr_unmapped_pool") - node0, size / PAGE_SIZE);
 
 	munmap(mem, size);
 	close(fd);
 	kvm_vm_free(vm);
-	pool_release();
+	unmapped_pool_write("release", 1);
 }
 
 /* Run in a child that cg_run() put in a cgroup: 0 fits, 1 ENOMEM, 2 other. */
@@ -1106,12 +940,12 @@ TEST_F_TIMEOUT(slow, cpuset_mems_respected, 300)
 	ASSERT_EQ(cg_create(cg), 0);
 	ASSERT_EQ(cg_write(cg, "cpuset.mems", "1"), 0);
 
-	pool_release();
+	unmapped_pool_write("release", 1);
 	huge = node_hugepages(1, 1 << 20);
 	ksft_print_msg("node 1: %ld huge pages taken\n", huge);
-	node0 = node_counter(0, "nr_unmapped_pool");
+	node0 = node_vmstat_read(0, "nr_unmapped_pool");
 	EXPECT_EQ(cg_run(cg, gmem_fill_64m, NULL), 1);
-	EXPECT_EQ(node_counter(0, "nr_unmapped_pool"), node0);
+	EXPECT_EQ(node_vmstat_read(0, "nr_unmapped_pool"), node0);
 	node_hugepages(1, 0);
 
 	ASSERT_EQ(cg_write(cg, "cpuset.mems", "0"), 0);
@@ -1119,27 +953,18 @@ TEST_F_TIMEOUT(slow, cpuset_mems_respected, 300)
 
 	EXPECT_EQ(cg_destroy(cg), 0);
 	free(cg);
-	pool_release();
-}
-
-static void node_write_knob(const char *name, u64 val)
-{
-	char path[96], str[32];
-
-	snprintf(path, sizeof(path), POOL_SYSFS "%s", name);
-	snprintf(str, sizeof(str), "%lu", val);
-	write_file(path, str);
+	unmapped_pool_write("release", 1);
 }
 
 /* Free pages @nid's pool holds, once trimming brings them to @bound. */
 static u64 node_pool_free_settled(int nid, u64 bound)
 {
-	u64 free = node_counter(nid, "nr_unmapped_free");
+	u64 free = node_vmstat_read(nid, "nr_unmapped_free");
 	int i;
 
 	for (i = 0; i < 100 && free > bound; i++) {
 		usleep(100000);
-		free = node_counter(nid, "nr_unmapped_free");
+		free = node_vmstat_read(nid, "nr_unmapped_free");
 	}
 	return free;
 }
@@ -1156,16 +981,16 @@ static u64 node_pool_free_settled(int nid, u64 bound)
 TEST_F_TIMEOUT(slow, stranded_memory_bounded, 300)
 {
 	const size_t size = 64 * SZ_1M;
-	u64 cap = read_u64(POOL_SYSFS "partial_free_max");
-	u64 bound = cap + read_u64(POOL_SYSFS "free_blocks_max") * BLOCK_PAGES;
-	u64 trimmed = vm_counter("unmapped_trim"), free;
+	u64 cap = unmapped_pool_read("partial_free_max");
+	u64 bound = cap + unmapped_pool_read("free_blocks_max") * BLOCK_PAGES;
+	u64 trimmed = vmstat_read("unmapped_trim"), free;
 	struct kvm_vm *vm = vm_create_barebones();
 	char path[64], *mem[8];
 	int fd[8], nid, nr_nodes;
 	size_t off;
 
 	ASSERT_GT(size / BLOCK_SIZE * (BLOCK_PAGES - 1), bound);
-	pool_release();
+	unmapped_pool_write("release", 1);
 	for (nid = 0; nid < 8; nid++) {
 		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", nid);
 		if (access(path, F_OK))
@@ -1175,17 +1000,17 @@ TEST_F_TIMEOUT(slow, stranded_memory_bounded, 300)
 		mem[nid] = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd[nid], 0);
 		ASSERT_NE(mem[nid], MAP_FAILED);
 		if (!nid)
-			node_write_knob("partial_free_max", ~0ul >> 1);
+			unmapped_pool_write("partial_free_max", ~0ul >> 1);
 		ASSERT_EQ(gmem_populate_on(fd[nid], mem[nid], size, nid), 0);
 		for (off = 0; off < size; off += BLOCK_SIZE)
 			ASSERT_EQ(fallocate(fd[nid], FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 					    off + PAGE_SIZE, BLOCK_SIZE - PAGE_SIZE), 0);
-		drain_lru_batches();
+		lru_batches_drain();
 		if (!nid) {
-			free = node_counter(0, "nr_unmapped_free");
+			free = node_vmstat_read(0, "nr_unmapped_free");
 			ksft_print_msg("node 0, no limit: %lu free pages held\n", free);
 			EXPECT_GT(free, bound);
-			node_write_knob("partial_free_max", cap);
+			unmapped_pool_write("partial_free_max", cap);
 		}
 		free = node_pool_free_settled(nid, bound);
 		ksft_print_msg("node %d: %lu free pages held (bound %lu), %lu in use\n",
@@ -1194,8 +1019,8 @@ TEST_F_TIMEOUT(slow, stranded_memory_bounded, 300)
 	}
 	nr_nodes = nid;
 	ksft_print_msg("%lu pages trimmed on %d node(s)\n",
-		       vm_counter("unmapped_trim") - trimmed, nr_nodes);
-	EXPECT_GE(vm_counter("unmapped_trim") - trimmed,
+		       vmstat_read("unmapped_trim") - trimmed, nr_nodes);
+	EXPECT_GE(vmstat_read("unmapped_trim") - trimmed,
 		  nr_nodes * (size / BLOCK_SIZE * (BLOCK_PAGES - 1) - bound));
 
 	for (nid = 0; nid < nr_nodes; nid++) {
@@ -1203,7 +1028,7 @@ TEST_F_TIMEOUT(slow, stranded_memory_bounded, 300)
 		close(fd[nid]);
 	}
 	kvm_vm_free(vm);
-	pool_release();
+	unmapped_pool_write("release", 1);
 }
 
 static bool hibernation_offered(void)
@@ -1228,7 +1053,7 @@ TEST(hibernation_vetoed)
 	struct kvm_vm *vm = vm_create_barebones();
 	int fd;
 
-	pool_release();
+	unmapped_pool_write("release", 1);
 	ASSERT_TRUE(hibernation_offered())
 		TH_LOG("no \"disk\" in /sys/power/state with empty pools");
 	fd = create_gmem(vm, BLOCK_SIZE, NO_DIRECT_MAP);
@@ -1237,7 +1062,7 @@ TEST(hibernation_vetoed)
 	EXPECT_FALSE(hibernation_offered());
 	close(fd);
 	kvm_vm_free(vm);
-	pool_release();
+	unmapped_pool_write("release", 1);
 	EXPECT_TRUE(hibernation_offered());
 }
 
@@ -1320,7 +1145,7 @@ static void scan_ram_for_secrets(const u64 *seeds, int nr, int *found)
 	/* The scan buffer held what it read: wipe it before the next scan. */
 	memset(buf, 0, chunk);
 	free(buf);
-	close(kc.fd);
+	kcore_close(&kc);
 }
 
 /*
@@ -1442,7 +1267,7 @@ TEST_F_TIMEOUT(secret, scan, 300)
 		close(g->fd);
 	}
 
-	pool_release();
+	unmapped_pool_write("release", 1);
 	scan_ram_for_secrets(seeds, nr, found);
 	for (i = 0; i < nr; i++) {
 		g = &self->guests[i];
@@ -1479,8 +1304,8 @@ TEST(no_zero_reuse)
 		SKIP(return, "software-protected VMs refuse NO_ZERO %s",
 		     "(CONFIG_KVM_GMEM_NO_ZERO_INSECURE_TESTING is off)");
 
-	pool_release();
-	ASSERT_EQ(vm_counter("nr_unmapped_pool"), 0);
+	unmapped_pool_write("release", 1);
+	ASSERT_EQ(vmstat_read("nr_unmapped_pool"), 0);
 	for (pass = 0; pass < 3; pass++) {
 		fd = guest_start(type, flags[pass], true, guest_read_first_word, &vm, &vcpu);
 		vcpu_args_set(vcpu, 1, TEST_GPA);
@@ -1493,9 +1318,9 @@ TEST(no_zero_reuse)
 		run_to_done(_metadata, vcpu);
 		kvm_vm_free(vm);
 		close(fd);
-		drain_lru_batches();
+		lru_batches_drain();
 	}
-	pool_release();
+	unmapped_pool_write("release", 1);
 }
 
 /* --- Nested virtualization ---------------------------------------------- */
@@ -1572,7 +1397,7 @@ TEST_F(nested, svm_vmrun)
 int main(int argc, char **argv)
 {
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_GUEST_MEMFD));
-	TEST_REQUIRE(!access(POOL_SYSFS, F_OK));
+	TEST_REQUIRE(unmapped_pool_present());
 	TEST_REQUIRE(!access("/proc/kcore", R_OK));
 	return test_harness_run(argc, argv);
 }

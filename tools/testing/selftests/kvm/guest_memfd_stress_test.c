@@ -34,6 +34,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "test_util.h"
+#include "unmapped_util.h"
 #include "kselftest_harness.h"
 
 #define NDM_FLAGS	(GUEST_MEMFD_FLAG_NO_DIRECT_MAP | GUEST_MEMFD_FLAG_MMAP | \
@@ -47,16 +48,8 @@
 #define MAX_OPS		20000		/* per worker, whatever the time */
 #define SLOT_BASE	10
 #define GPA_BASE	SZ_4G
-#define POOL_SYSFS	"/sys/kernel/mm/unmapped/"
 
 /* --- helpers shared by the tests ---------------------------------------- */
-
-static u64 env_u64(const char *name, u64 dflt)
-{
-	const char *s = getenv(name);
-
-	return s ? strtoull(s, NULL, 0) : dflt;
-}
 
 /* xorshift64*, one state per thread. */
 static u64 rnd(u64 *state)
@@ -72,68 +65,6 @@ static u64 rnd_below(u64 *state, u64 n)
 	return rnd(state) % n;
 }
 
-static long long file_value(const char *path, const char *key)
-{
-	size_t len = strlen(key);
-	long long val = -1;
-	char line[256];
-	FILE *f = fopen(path, "r");
-
-	TEST_ASSERT(f, "open %s", path);
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, len) && (line[len] == ' ' || line[len] == ':')) {
-			val = strtoll(line + len + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return val;
-}
-
-static unsigned long read_ulong(const char *path)
-{
-	unsigned long val;
-	FILE *f = fopen(path, "r");
-
-	TEST_ASSERT(f, "open %s", path);
-	TEST_ASSERT(fscanf(f, "%lu", &val) == 1, "read %s", path);
-	fclose(f);
-	return val;
-}
-
-static int write_ulong(const char *path, unsigned long val)
-{
-	char buf[32];
-	int fd, len, ret;
-
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	len = snprintf(buf, sizeof(buf), "%lu", val);
-	ret = write(fd, buf, len) == len ? 0 : -errno;
-	close(fd);
-	return ret;
-}
-
-/*
- * Give every free block back (release drains the per-CPU LRU batches that
- * may still hold freed folios first), retrying while VMs torn down a moment
- * ago finish freeing. Returns the blocks left.
- */
-static unsigned long pool_drain(void)
-{
-	unsigned long blocks;
-	int i;
-
-	for (i = 0; i < 200; i++) {
-		TEST_ASSERT(!write_ulong(POOL_SYSFS "release", 1), "release the pool");
-		blocks = read_ulong(POOL_SYSFS "blocks");
-		if (!blocks)
-			break;
-		usleep(50000);
-	}
-	return blocks;
-}
-
 /* Direct-map state at the start of a test, to compare with at its end. */
 struct baseline {
 	long long directmap4k, fallbacks, trimmed;
@@ -141,9 +72,9 @@ struct baseline {
 
 static void baseline_take(struct baseline *b)
 {
-	b->directmap4k = file_value("/proc/meminfo", "DirectMap4k");
-	b->fallbacks = file_value("/proc/vmstat", "unmapped_refill_fallback");
-	b->trimmed = file_value("/proc/vmstat", "unmapped_trim");
+	b->directmap4k = stat_file_read("/proc/meminfo", "DirectMap4k");
+	b->fallbacks = stat_file_read("/proc/vmstat", "unmapped_refill_fallback");
+	b->trimmed = stat_file_read("/proc/vmstat", "unmapped_trim");
 }
 
 /*
@@ -156,12 +87,12 @@ static void baseline_check(struct __test_metadata *_metadata, const struct basel
 {
 	long long fallbacks, trimmed, dm4k;
 
-	EXPECT_EQ(pool_drain(), 0);
-	fallbacks = file_value("/proc/vmstat", "unmapped_refill_fallback") - b->fallbacks;
-	trimmed = file_value("/proc/vmstat", "unmapped_trim") - b->trimmed;
-	dm4k = file_value("/proc/meminfo", "DirectMap4k") - b->directmap4k;
-	ksft_print_msg("pool drained; DirectMap4k %+lld KiB, %lld smaller-block refills, %lld pages trimmed\n",
-		       dm4k, fallbacks, trimmed);
+	EXPECT_EQ(unmapped_pool_drain(), 0);
+	fallbacks = stat_file_read("/proc/vmstat", "unmapped_refill_fallback") - b->fallbacks;
+	trimmed = stat_file_read("/proc/vmstat", "unmapped_trim") - b->trimmed;
+	dm4k = stat_file_read("/proc/meminfo", "DirectMap4k") - b->directmap4k;
+	ksft_print_msg("pool drained; DirectMap4k %+lld KiB, %lld smaller-block refills, "
+		       "%lld pages trimmed\n", dm4k, fallbacks, trimmed);
 	if (!fallbacks && !trimmed)
 		EXPECT_LE(dm4k, 0);
 }
@@ -184,23 +115,23 @@ FIXTURE(stress) {
 
 FIXTURE_SETUP(stress)
 {
-	if (access(POOL_SYSFS "blocks", F_OK))
-		SKIP(return, "no unmapped_alloc() pools (%s)", POOL_SYSFS);
+	if (!unmapped_pool_present())
+		SKIP(return, "no unmapped_alloc() pools (%s)", UNMAPPED_POOL_DIR);
 	if (!(kvm_check_cap(KVM_CAP_GUEST_MEMFD_FLAGS) & GUEST_MEMFD_FLAG_NO_DIRECT_MAP))
 		SKIP(return, "KVM offers no GUEST_MEMFD_FLAG_NO_DIRECT_MAP");
-	self->max_blocks = read_ulong(POOL_SYSFS "max_blocks");
-	self->free_blocks_max = read_ulong(POOL_SYSFS "free_blocks_max");
-	self->partial_free_max = read_ulong(POOL_SYSFS "partial_free_max");
-	ASSERT_EQ(write_ulong(POOL_SYSFS "max_blocks", 0), 0);
+	self->max_blocks = unmapped_pool_read("max_blocks");
+	self->free_blocks_max = unmapped_pool_read("free_blocks_max");
+	self->partial_free_max = unmapped_pool_read("partial_free_max");
+	unmapped_pool_write("max_blocks", 0);
 }
 
 FIXTURE_TEARDOWN(stress)
 {
-	if (access(POOL_SYSFS "blocks", F_OK))
+	if (!unmapped_pool_present())
 		return;
-	write_ulong(POOL_SYSFS "max_blocks", self->max_blocks);
-	write_ulong(POOL_SYSFS "free_blocks_max", self->free_blocks_max);
-	write_ulong(POOL_SYSFS "partial_free_max", self->partial_free_max);
+	__unmapped_pool_write("max_blocks", self->max_blocks);
+	__unmapped_pool_write("free_blocks_max", self->free_blocks_max);
+	__unmapped_pool_write("partial_free_max", self->partial_free_max);
 }
 
 /* --- many threads, many VMs --------------------------------------------- */
@@ -426,18 +357,18 @@ static void *pool_knobs_run(void *arg)
 	struct worker *w = arg;
 
 	static const char *const knobs[] = {
-		POOL_SYSFS "release", POOL_SYSFS "prefill", POOL_SYSFS "free_blocks_max",
-		POOL_SYSFS "partial_free_max",
+		"release", "prefill", "free_blocks_max", "partial_free_max",
 	};
 	static const unsigned long limit[] = { 2, 4, 8, 2048 };
 
 	while (!READ_ONCE(stop)) {
 		int k = rnd_below(&w->rng, ARRAY_SIZE(knobs));
 		unsigned long val = k ? rnd_below(&w->rng, limit[k]) : 1;
-		int ret = write_ulong(knobs[k], val);
+		int ret = __unmapped_pool_write(knobs[k], val);
 
 		if (ret && ret != -ENOMEM)
-			fail(w, "write %lu to %s: %s", val, knobs[k], strerror(-ret));
+			fail(w, "write %lu to %s%s: %s", val, UNMAPPED_POOL_DIR, knobs[k],
+			     strerror(-ret));
 		w->ops++;
 		usleep(1000 * rnd_below(&w->rng, 20));
 	}
@@ -502,8 +433,8 @@ TEST_F_TIMEOUT(stress, threads_and_vms, 300)
 			close(vms[i].fd[j]);
 		kvm_vm_free(vms[i].vm);
 	}
-	write_ulong(POOL_SYSFS "free_blocks_max", self->free_blocks_max);
-	write_ulong(POOL_SYSFS "partial_free_max", self->partial_free_max);
+	__unmapped_pool_write("free_blocks_max", self->free_blocks_max);
+	__unmapped_pool_write("partial_free_max", self->partial_free_max);
 	baseline_check(_metadata, &base);
 }
 
@@ -570,7 +501,7 @@ static void teardown_child(int ready_fd, u64 seed)
 TEST_F_TIMEOUT(stress, teardown_while_faulting, 300)
 {
 	u64 seed = env_u64("GMEM_STRESS_SEED", time(NULL)), rng = seed | 1;
-	u64 allocs = file_value("/proc/vmstat", "unmapped_alloc");
+	u64 allocs = stat_file_read("/proc/vmstat", "unmapped_alloc");
 	struct baseline base;
 	int round, status;
 
@@ -601,9 +532,9 @@ TEST_F_TIMEOUT(stress, teardown_while_faulting, 300)
 		 * kill the VMM under it.
 		 */
 		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, gmem_fd);
-		for (i = 0; i < 600 && file_value(path, "gmem-resident") <= 0; i++)
+		for (i = 0; i < 600 && stat_file_read(path, "gmem-resident") <= 0; i++)
 			usleep(100000);
-		EXPECT_GT(file_value(path, "gmem-resident"), 0)
+		EXPECT_GT(stat_file_read(path, "gmem-resident"), 0)
 			TH_LOG("round %d: the guest faulted nothing in 60 s", round);
 		usleep(1000 * rnd_below(&rng, 500));
 		ASSERT_EQ(kill(pid, SIGKILL), 0);
@@ -612,7 +543,7 @@ TEST_F_TIMEOUT(stress, teardown_while_faulting, 300)
 			TH_LOG("round %d: the VMM ended with status 0x%x before it was killed",
 			       round, status);
 	}
-	allocs = file_value("/proc/vmstat", "unmapped_alloc") - allocs;
+	allocs = stat_file_read("/proc/vmstat", "unmapped_alloc") - allocs;
 	ksft_print_msg("%d VMs killed while %d vCPUs each faulted: %llu unmapped pages allocated\n",
 		       TEARDOWN_ROUNDS, TEARDOWN_VCPUS, (unsigned long long)allocs);
 	/* The guests did fault memory in: otherwise this tested nothing. */
@@ -657,7 +588,7 @@ static void *cap_watch_run(void *arg)
 	unsigned long *max_seen = arg, blocks;
 
 	while (!READ_ONCE(cap_stop)) {
-		blocks = read_ulong(POOL_SYSFS "blocks");
+		blocks = unmapped_pool_read("blocks");
 		if (blocks > *max_seen)
 			*max_seen = blocks;
 		usleep(1000);
@@ -675,9 +606,9 @@ TEST_F_TIMEOUT(stress, pool_cap_under_load, 120)
 	int i;
 
 	baseline_take(&base);
-	ASSERT_EQ(pool_drain(), 0);
+	ASSERT_EQ(unmapped_pool_drain(), 0);
 	cap = CAP_EXTRA;
-	ASSERT_EQ(write_ulong(POOL_SYSFS "max_blocks", cap), 0);
+	unmapped_pool_write("max_blocks", cap);
 
 	for (i = 0; i < CAP_WORKERS; i++) {
 		w[i].vm = vm_create_barebones();
@@ -703,14 +634,14 @@ TEST_F_TIMEOUT(stress, pool_cap_under_load, 120)
 	EXPECT_LE(max_seen, cap);
 	EXPECT_LE(populated, (u64)cap * SZ_2M);
 	/* Blocks smaller than 2 MiB (a fragmented host) may hold no 2 MiB. */
-	if (file_value("/proc/vmstat", "unmapped_refill_fallback") == base.fallbacks)
+	if (stat_file_read("/proc/vmstat", "unmapped_refill_fallback") == base.fallbacks)
 		EXPECT_GT(populated, 0);
 
 	for (i = 0; i < CAP_WORKERS; i++) {
 		close(w[i].fd);
 		kvm_vm_free(w[i].vm);
 	}
-	ASSERT_EQ(write_ulong(POOL_SYSFS "max_blocks", 0), 0);
+	unmapped_pool_write("max_blocks", 0);
 	baseline_check(_metadata, &base);
 }
 

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers for tests of unmapped_alloc() pools and of guest_memfd without
+ * the direct map: the pools' knobs, the kernel's counters, and the host's
+ * own views of its memory (/proc/kcore, pagemap, kpageflags).
+ */
+#ifndef SELFTEST_KVM_UNMAPPED_UTIL_H
+#define SELFTEST_KVM_UNMAPPED_UTIL_H
+
+#include <stdbool.h>
+
+#include "test_util.h"
+
+#define UNMAPPED_POOL_DIR	"/sys/kernel/mm/unmapped/"
+
+/* The pools' knobs, by file name in UNMAPPED_POOL_DIR. */
+bool unmapped_pool_present(void);
+unsigned long unmapped_pool_read(const char *knob);
+int __unmapped_pool_write(const char *knob, unsigned long val);
+void unmapped_pool_write(const char *knob, unsigned long val);
+unsigned long unmapped_pool_drain(void);
+void lru_batches_drain(void);
+
+/* Counters from "key value" and "key: value" files. */
+long long stat_file_read(const char *path, const char *key);
+u64 vmstat_read(const char *name);
+u64 node_vmstat_read(int nid, const char *name);
+u64 env_u64(const char *name, u64 dflt);
+
+/* The direct map as /proc/kcore shows it: System RAM segments. */
+struct kcore {
+	int fd;
+	int nr;
+	struct { u64 paddr, vaddr, size, offset; } seg[64];
+};
+
+void kcore_open(struct kcore *kc);
+void kcore_close(struct kcore *kc);
+void kcore_read_page(struct kcore *kc, u64 pfn, void *buf);
+
+u64 pagemap_pfn(void *addr);
+u64 kpageflags_read(u64 pfn);
+
+#endif /* SELFTEST_KVM_UNMAPPED_UTIL_H */
