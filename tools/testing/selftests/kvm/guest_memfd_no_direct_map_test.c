@@ -718,14 +718,15 @@ TEST(memcg_charge)
 	free(cg);
 }
 
-/* In a child in a memcg: 0 ENOMEM, 1 it fit, 2 another errno, 3 no fd. */
-static int gmem_fill_64m_expect_enomem(const char *cgroup, void *arg)
+/*
+ * In a child in a memcg, fill the guest_memfd at @arg: 0 on ENOMEM, 1 if
+ * it fit, 2 on another errno. The VM and the file were made before, so
+ * that nothing but guest memory is charged to the memcg.
+ */
+static int gmem_fill_expect_enomem(const char *cgroup, void *arg)
 {
-	struct kvm_vm *vm = vm_create_barebones();
-	int fd = create_gmem(vm, SZ_64M, NO_DIRECT_MAP);
+	int fd = *(int *)arg;
 
-	if (fd < 0)
-		return 3;
 	if (!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_64M))
 		return 1;
 	return errno == ENOMEM ? 0 : 2;
@@ -741,8 +742,9 @@ TEST(memcg_limit)
 	const long limit = SZ_16M;
 	char root[PATH_MAX], *cg;
 	long kills, at_max, peak;
+	struct kvm_vm *vm;
 	u64 oom_kills;
-	int ret;
+	int fd, ret;
 
 	if (!cg_controller_present(root, sizeof(root), "memory"))
 		SKIP(return, "no cgroup v2 memory controller");
@@ -752,7 +754,12 @@ TEST(memcg_limit)
 	ASSERT_EQ(cg_write_numeric(cg, "memory.max", limit), 0);
 	oom_kills = vmstat_read("oom_kill");
 
-	ret = cg_run(cg, gmem_fill_64m_expect_enomem, NULL);
+	vm = vm_create_barebones();
+	fd = create_gmem(vm, SZ_64M, NO_DIRECT_MAP);
+	ASSERT_GE(fd, 0);
+	ret = cg_run(cg, gmem_fill_expect_enomem, &fd);
+	close(fd);
+	kvm_vm_free(vm);
 	EXPECT_EQ(ret, 0)
 		TH_LOG("64 MiB under a %ld MiB limit: %d (0: ENOMEM, 1: fit, 2: errno)",
 		       limit >> 20, ret);
