@@ -719,20 +719,6 @@ TEST(memcg_charge)
 }
 
 /*
- * In a child in a memcg, fill the guest_memfd at @arg: 0 on ENOMEM, 1 if
- * it fit, 2 on another errno. The VM and the file were made before, so
- * that nothing but guest memory is charged to the memcg.
- */
-static int gmem_fill_expect_enomem(const char *cgroup, void *arg)
-{
-	int fd = *(int *)arg;
-
-	if (!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_64M))
-		return 1;
-	return errno == ENOMEM ? 0 : 2;
-}
-
-/*
  * Past a memcg's limit, NO_DIRECT_MAP allocations fail with ENOMEM for the
  * caller: the memory cannot be reclaimed, and the memcg OOM killer is not
  * called in to kill a task for it, in the cgroup or anywhere else.
@@ -742,9 +728,9 @@ TEST(memcg_limit)
 	const long limit = SZ_16M;
 	char root[PATH_MAX], *cg;
 	long kills, at_max, peak;
-	struct kvm_vm *vm;
 	u64 oom_kills;
-	int fd, ret;
+	int status;
+	pid_t pid;
 
 	if (!cg_controller_present(root, sizeof(root), "memory"))
 		SKIP(return, "no cgroup v2 memory controller");
@@ -754,15 +740,28 @@ TEST(memcg_limit)
 	ASSERT_EQ(cg_write_numeric(cg, "memory.max", limit), 0);
 	oom_kills = vmstat_read("oom_kill");
 
-	vm = vm_create_barebones();
-	fd = create_gmem(vm, SZ_64M, NO_DIRECT_MAP);
-	ASSERT_GE(fd, 0);
-	ret = cg_run(cg, gmem_fill_expect_enomem, &fd);
-	close(fd);
-	kvm_vm_free(vm);
-	EXPECT_EQ(ret, 0)
-		TH_LOG("64 MiB under a %ld MiB limit: %d (0: ENOMEM, 1: fit, 2: errno)",
-		       limit >> 20, ret);
+	/*
+	 * The child joins the memcg only once its VM and file exist, and
+	 * exits at once: any page it faulted in past the limit (a
+	 * copy-on-write of its stack) would be an OOM kill of its own.
+	 */
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		struct kvm_vm *vm = vm_create_barebones();
+		int fd = create_gmem(vm, SZ_64M, NO_DIRECT_MAP);
+
+		if (fd < 0 || cg_enter_current(cg))
+			_exit(3);
+		if (!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_64M))
+			_exit(1);
+		_exit(errno == ENOMEM ? 0 : 2);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("64 MiB under a %ld MiB limit: %s %d (0: ENOMEM, 1: fit, 2: errno)",
+		       limit >> 20, WIFEXITED(status) ? "exit" : "signal",
+		       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 
 	peak = cg_read_long(cg, "memory.peak");
 	kills = cg_read_key_long(cg, "memory.events", "oom_kill ");
