@@ -21,6 +21,7 @@
 
 #define pr_fmt(fmt) "unmapped_alloc: " fmt
 
+#include <kunit/static_stub.h>
 #include <linux/cpuset.h>
 #include <linux/kobject.h>
 #include <linux/maple_tree.h>
@@ -322,6 +323,8 @@ static bool block_zero(struct unmapped_block *b, const unsigned long *todo,
 	unsigned int i, j = 0;
 	int err;
 
+	/* Its failure path is what the release and trim tests stub in. */
+	KUNIT_STATIC_STUB_REDIRECT(block_zero, b, todo, nr);
 	pages = kmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
 	if (!pages)
 		return false;
