@@ -816,12 +816,16 @@ static void prep_handout(struct page *page, unsigned int order, gfp_t gfp)
  */
 static int policy_node_of_current(gfp_t gfp, nodemask_t *allowed)
 {
+	int nid;
+
 	if (!in_task()) {
 		nodes_setall(*allowed);
 		return numa_mem_id();
 	}
-	return mpol_node(get_task_policy(current), gfp & ~__GFP_THISNODE,
-			 NO_INTERLEAVE_INDEX, allowed);
+	nid = mpol_node(get_task_policy(current), gfp & ~__GFP_THISNODE,
+			NO_INTERLEAVE_INDEX, allowed);
+	/* No preference (and always without CONFIG_NUMA): the local node. */
+	return nid == NUMA_NO_NODE ? numa_mem_id() : nid;
 }
 
 static struct page *alloc_from_node(int nid, gfp_t gfp, unsigned int order)
