@@ -23,82 +23,82 @@ T ?=
 all: kernel selftests qemu demo
 
 deps:
-	@scripts/install-deps.sh
+	@scripts/host/install-deps.sh
 
 kernel: deps
-	@scripts/build-kernel.sh test
+	@scripts/host/build-kernel.sh test
 
 bench-kernel: deps
-	@scripts/build-kernel.sh bench
+	@scripts/host/build-kernel.sh bench
 
 debug-kernel: deps
-	@scripts/build-kernel.sh debug
+	@scripts/host/build-kernel.sh debug
 
 selftests: kernel
-	@scripts/build-selftests.sh test
+	@scripts/host/build-selftests.sh test
 
 qemu: deps
-	@scripts/build-qemu.sh
+	@scripts/host/build-qemu.sh
 
 demo: kernel
 	@mkdir -p $(DEMO)
 	@gcc -O2 -Wall -Wextra -static -isystem $(KHDR) -o $(DEMO)/gmem_caps demo/gmem_caps.c
 	@gcc -O2 -Wall -Wextra -static -o $(DEMO)/guest-fill demo/guest-fill.c
 	@gcc -O2 -Wall -Wextra -static -o $(DEMO)/kcore-scan demo/kcore-scan.c
-	@scripts/build-initramfs.sh
+	@scripts/host/build-initramfs.sh
 	@mkdir -p $(BENCH)
 	@$(BENCH_CC) -isystem $(KHDR)
 
 check: all
-	@scripts/check.sh $(T)
+	@scripts/host/check.sh $(T)
 
 # The debug kernel (KASAN, kmemleak) booted with init_on_free=1, running
 # the tests that drive unmapped memory hardest. Too slow for every CI run.
 check-debug: debug-kernel selftests
-	@scripts/check.sh --debug $(T)
+	@scripts/host/check.sh --debug $(T)
 
 # Populate memory through every path side by side in the bench kernel; the
 # report goes to out/build/bench/results (results.md, plots).
 bench: bench-kernel
 	@mkdir -p $(BENCH)
 	@$(BENCH_CC) -isystem $(OUT)/build/kernel-bench/usr/include
-	@scripts/bench.sh
+	@scripts/host/bench.sh
 
 # Our kernel work as a format-patch series against v7.2.13, checkpatch
 # clean, every prefix built (out/build/series/patches).
 series: kernel
-	@scripts/series.sh
+	@scripts/host/series.sh
 
 # Debian packages for real hosts in out/build/deb: the kernel with Debian's
 # config plus ours (hours to build on 2 cores; DEB_LSMOD=FILE trims it to
 # one host's modules) and our QEMU. make deb DEB=qemu (or kernel): one.
 DEB ?= all
 deb: deps
-	@scripts/deb.sh $(DEB)
+	@scripts/host/deb.sh $(DEB)
 
 # Boot the kernel make deb packaged (unpacked as dpkg installs it, KVM as
 # modules) and run the tests that need nothing of the test rig in it.
 deb-check: selftests
-	@scripts/check.sh --deb $(T)
+	@scripts/host/check.sh --deb $(T)
 
 # Our QEMU patches as a series against 10.2.2, QEMU-checkpatch clean,
 # every prefix built (out/build/qemu-series).
 qemu-series: deps
-	@scripts/qemu-series.sh
+	@scripts/host/qemu-series.sh
 
 # Our selftests and the upstream ones we run, with run_kselftest.sh, for
 # hosts with SEV-SNP or TDX hardware: out/build/unmapped-gmem-kselftest.tar.gz.
 kselftest-tarball: selftests
-	@scripts/kselftest-tarball.sh
+	@scripts/host/kselftest-tarball.sh
 
 # The guest kernel's console goes to out/results/run-console.log.
 run: kernel demo qemu
 	@mkdir -p $(OUT)/results
-	@scripts/vm.sh -t 900 -c $(OUT)/results/run-console.log -- $(CURDIR)/scripts/demo.sh
+	@scripts/host/vm.sh -t 900 -c $(OUT)/results/run-console.log -- $(CURDIR)/scripts/guest/demo.sh
 
 # An interactive root shell in the test VM (the host's filesystem, read-only).
 shell: kernel
-	@scripts/vm.sh
+	@scripts/host/vm.sh
 
 # Keeps out/cache (downloads, ccache): nothing is downloaded again.
 clean:

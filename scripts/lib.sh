@@ -150,6 +150,114 @@ apt_private_setup()
 	die "apt-get update ($name) against $uri fetched no package lists"
 }
 
+# The lines of a list file without comments and blank lines.
+list_entries()
+{
+	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$1"
+}
+
+# The test registry, scripts/tests.list: one line a test, "NAME WHERE
+# TIMEOUT FLAVOURS [COMMAND ARGS...]".
+TESTS_LIST=$TOP/scripts/tests.list
+
+# tests_select FLAVOUR [WHERE]: the registry's lines for that flavour (and
+# place), in order.
+tests_select()
+{
+	list_entries "$TESTS_LIST" |
+		awk -v f="$1" -v w="${2:-}" '(w == "" || $2 == w) && index("," $4 ",", "," f ",")'
+}
+
+# tests_line NAME: that test's line of the registry.
+tests_line()
+{
+	list_entries "$TESTS_LIST" | awk -v n="$1" '$1 == n'
+}
+
+# tests_selftests FLAVOUR: the paths of the KVM selftests the flavour runs.
+tests_selftests()
+{
+	tests_select "$1" | awk '$5 == "selftest" { print $6 }' | sort -u
+}
+
+# run_test DIR SELFTESTS NAME: run that test of the registry (KVM
+# selftests from the SELFTESTS build directory) under its timeout; its
+# output goes to DIR/NAME.log, "EXIT_CODE MILLISECONDS" to DIR/NAME.rc,
+# which scripts/host/report.py reads.
+run_test()
+{
+	local dir=$1 selftests=$2 name=$3 limit cmd start rc
+
+	read -r _ _ limit _ cmd < <(tests_line "$name")
+	# shellcheck disable=SC2086
+	set -- $cmd
+	if [ "$1" = selftest ]; then
+		shift
+		set -- "$selftests/$@"
+	else
+		set -- "$TOP/scripts/$@"
+	fi
+	mkdir -p "$dir"
+	if [ ! -x "$1" ]; then
+		echo "missing test program $1" > "$dir/$name.log"
+		echo "127 0" > "$dir/$name.rc"
+		return
+	fi
+	echo "--- $name" >&2
+	start=$(date +%s%N)
+	timeout -k 10 "$limit" "$@" > "$dir/$name.log" 2>&1 < /dev/null
+	rc=$?
+	echo "$rc $(( ($(date +%s%N) - start) / 1000000 ))" > "$dir/$name.rc"
+}
+
+# The nested guest of the VM tests: our QEMU on KVM inside the test VM,
+# booting our test kernel with the busybox initramfs (demo/guest-init).
+NESTED_QEMU=$QOUT/qemu-system-x86_64
+NESTED_KERNEL=$KOUT_BASE-test/arch/x86/boot/bzImage
+NESTED_INITRD=$BUILD/nested-initramfs.cpio.gz
+
+# nested_qemu_ready: whether a nested guest can start here; says why not.
+nested_qemu_ready()
+{
+	local f
+
+	for f in "$NESTED_QEMU" "$NESTED_KERNEL" "$NESTED_INITRD"; do
+		[ -e "$f" ] || { echo "missing $f" >&2; return 1; }
+	done
+	[ -w /dev/kvm ] || { echo "no /dev/kvm" >&2; return 1; }
+}
+
+# The command that boots the nested guest, headless, one vCPU, no reboot;
+# callers add its memory, serial ports and kernel command line, which
+# starts with NESTED_APPEND. The guest is a payload: the KUnit suites
+# already ran in the test VM's own boot.
+NESTED_APPEND="console=ttyS0 panic=-1 quiet kunit.enable=0"
+NESTED_QEMU_CMD=("$NESTED_QEMU" -accel kvm -cpu host -smp 1 -nodefaults -nographic
+		 -L /usr/share/seabios -L /usr/share/qemu -no-reboot
+		 -kernel "$NESTED_KERNEL" -initrd "$NESTED_INITRD")
+
+# Shell tests print KTAP through the kernel's helpers; source this file,
+# then use ktap_check.
+KTAP_HELPERS=$KSRC/tools/testing/selftests/kselftest/ktap_helpers.sh
+
+# ktap_check DESCRIPTION COMMAND...: one KTAP result, ok if COMMAND succeeds.
+ktap_check()
+{
+	local what=$1
+	shift
+	if "$@"; then
+		ktap_test_pass "$what"
+	else
+		ktap_test_fail "$what"
+	fi
+}
+
+# The value of a /proc/vmstat counter.
+vmstat()
+{
+	awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat
+}
+
 sha256_ok()
 {
 	[ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]
@@ -200,7 +308,7 @@ tree_apply_series()
 		while read -r p; do
 			[ -f "$dir/$p" ] || die "${dir#"$TOP"/}/series names a missing patch $p"
 			patches+=("$dir/$p")
-		done < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$dir/series")
+		done < <(list_entries "$dir/series")
 	fi
 	stamp=$(files_stamp "$dir/series" "${patches[@]}")
 	[ "$(cat "$stamp_file" 2>/dev/null)" = "$stamp" ] && return 0

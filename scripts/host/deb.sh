@@ -12,7 +12,7 @@
 #    /usr/bin/qemu-system-x86_64-unmapped-gmem beside Debian's QEMU, whose
 #    firmware packages it uses.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 what=${1:-all}
 debs=$BUILD/deb
@@ -26,8 +26,8 @@ deb_kernel()
 
 	# bindeb-pkg's build dependencies, beyond the test kernel's.
 	install_missing debhelper libdw-dev
-	cfg=$("$TOP/scripts/fetch.sh" linux-config)
-	"$TOP/scripts/assemble-kernel.sh"
+	cfg=$("$TOP/scripts/host/fetch.sh" linux-config)
+	"$TOP/scripts/host/assemble-kernel.sh"
 	mkdir -p "$kout"
 	log "configuring the host kernel: Debian's amd64 config plus kconfig/host.config"
 	dpkg-deb --fsys-tarfile "$cfg" |
@@ -60,7 +60,7 @@ deb_qemu()
 	local root=$BUILD/deb-qemu pkg=qemu-system-x86-unmapped-gmem deps
 	local bin=usr/lib/unmapped-gmem/qemu-system-x86_64
 
-	"$TOP/scripts/build-qemu.sh"
+	"$TOP/scripts/host/build-qemu.sh"
 	rm -rf "$root"
 	install -D -m 0755 "$QOUT/qemu-system-x86_64" "$root/$bin"
 	strip "$root/$bin"

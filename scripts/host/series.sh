@@ -12,7 +12,7 @@
 # SERIES_BUILD=last builds only the whole series (a quick look), =none
 # skips the builds.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 builds=${SERIES_BUILD:-all}
 dir=$TOP/patches/linux
@@ -20,7 +20,7 @@ tree=$BUILD/series/linux
 out=$BUILD/series/patches
 kout=$KOUT_BASE-series
 
-"$TOP/scripts/assemble-kernel.sh"
+"$TOP/scripts/host/assemble-kernel.sh"
 # The series' commits, and so its cover letter, carry the project's name.
 export GIT_COMMITTER_NAME=unmapped-gmem GIT_COMMITTER_EMAIL=dev@unmapped-gmem.invalid
 

@@ -4,7 +4,7 @@
 # which reports over the serial console and powers off, and guest-fill,
 # which fills guest RAM with a pattern for the host to look for.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 out=$BUILD/nested-initramfs.cpio.gz
 bb=/bin/busybox

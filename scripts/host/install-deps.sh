@@ -6,7 +6,7 @@
 # (QEMU's configure wants it and the +ds tarball ships no wheels); virtme-ng 1.41
 # comes from sid but depends only on bookworm packages.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 BOOKWORM_PKGS="build-essential bc bison flex libelf-dev libssl-dev cpio
 	busybox-static ccache git xz-utils pkg-config rsync kmod

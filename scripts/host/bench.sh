@@ -6,7 +6,7 @@
 # out/build/bench/results. BENCH_SIZES (MiB, comma-separated) and
 # BENCH_REPS override the defaults.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 sizes=${BENCH_SIZES:-256,512,1024,2048}
 reps=${BENCH_REPS:-3}

@@ -7,7 +7,7 @@
 # uAPI headers, or build only the kbuild TARGETs given (e.g.
 # "W=1 mm/unmapped_alloc.o").
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 flavour=${1:-test}
 shift || true

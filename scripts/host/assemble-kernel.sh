@@ -8,7 +8,7 @@
 # Each step touches only files whose contents change, so make and ccache
 # rebuild only what an edit really affects.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 STAMP=$BUILD/linux-series.stamp
 MANIFEST=$BUILD/linux-overlay.list
@@ -18,7 +18,7 @@ unpack_pristine()
 	local deb
 
 	git -C "$KSRC" rev-parse -q --verify pristine >/dev/null 2>&1 && return 0
-	deb=$("$TOP/scripts/fetch.sh" linux)
+	deb=$("$TOP/scripts/host/fetch.sh" linux)
 	log "unpacking pristine Linux 7.2.13 into $KSRC"
 	rm -rf "$KSRC" "$STAMP" "$MANIFEST"
 	mkdir -p "$KSRC"

@@ -7,12 +7,12 @@
 # (x86_64-softmmu, in the usual QEMU build directory). Writes
 # out/build/qemu-series/. The same inputs always give the same patches.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 dir=$TOP/qemu-patches
 out=$BUILD/qemu-series
 
-"$TOP/scripts/build-qemu.sh"
+"$TOP/scripts/host/build-qemu.sh"
 # The cover letter carries the project's name.
 export GIT_COMMITTER_NAME=unmapped-gmem GIT_COMMITTER_EMAIL=dev@unmapped-gmem.invalid
 tip=$(git -C "$QSRC" rev-parse HEAD)

@@ -6,7 +6,7 @@
 # test kernel, which asks for it, has it: the control that shows the check
 # reads a .config that can contain it. KTAP on stdout.
 set -uo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 . "$KSRC/tools/testing/selftests/kselftest/ktap_helpers.sh"
 
 opt=CONFIG_KVM_GMEM_NO_ZERO_INSECURE_TESTING

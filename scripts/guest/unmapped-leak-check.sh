@@ -5,20 +5,28 @@
 # then every page unmapped_alloc() handed out must have come back, the
 # pools must be empty (so every block is back in the direct map), and,
 # on a kernel with kmemleak, a scan must find no new leak.
+# KTAP on stdout.
 # unmapped-leak-check.sh --mark: only tell kmemleak to forget what it has
 # found so far (boot-time objects), before the tests run.
 set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
 
 sys=/sys/kernel/mm/unmapped
 kmemleak=/sys/kernel/debug/kmemleak
-vmstat() { awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
 
 if [ "${1:-}" = --mark ]; then
 	[ -e $kmemleak ] && echo clear > $kmemleak
 	exit 0
 fi
+. "$KTAP_HELPERS"
 
-rc=0
+pools_empty()
+{
+	[ "$(cat $sys/blocks)" = 0 ] && [ "$(vmstat nr_unmapped_pool)" = 0 ]
+}
+
+ktap_print_header
+ktap_set_plan 3
 for _ in $(seq 50); do
 	echo 1 > /proc/sys/vm/drop_caches
 	echo 1 > $sys/release
@@ -27,18 +35,12 @@ for _ in $(seq 50); do
 done
 
 allocs=$(vmstat unmapped_alloc) frees=$(vmstat unmapped_free)
-echo "pages handed out: $allocs, freed: $frees, still held: $(( allocs - frees ))"
-echo "pool: $(cat $sys/blocks) blocks, nr_unmapped_pool $(vmstat nr_unmapped_pool)," \
+ktap_print_msg "pool: $(cat $sys/blocks) blocks, nr_unmapped_pool $(vmstat nr_unmapped_pool)," \
 	"nr_unmapped_free $(vmstat nr_unmapped_free)"
-grep '^DirectMap' /proc/meminfo
-if [ "$allocs" != "$frees" ]; then
-	echo "not ok: $(( allocs - frees )) unmapped pages never came back"
-	rc=1
-fi
-if [ "$(cat $sys/blocks)" != 0 ] || [ "$(vmstat nr_unmapped_pool)" != 0 ]; then
-	echo "not ok: the pools still hold blocks outside the direct map"
-	rc=1
-fi
+grep '^DirectMap' /proc/meminfo | sed 's/^/# /'
+ktap_check "every unmapped page came back ($allocs handed out, $frees freed)" \
+	test "$allocs" = "$frees"
+ktap_check "the pools are empty: every block is back in the direct map" pools_empty
 
 if [ -e $kmemleak ]; then
 	# Two scans: an object is reported only once it looks orphaned twice.
@@ -46,13 +48,9 @@ if [ -e $kmemleak ]; then
 	sleep 1
 	echo scan > $kmemleak
 	leaks=$(grep -c '^unreferenced object' $kmemleak)
-	echo "kmemleak: $leaks unreferenced objects since the tests began"
-	if [ "$leaks" != 0 ]; then
-		cat $kmemleak
-		rc=1
-	fi
+	sed 's/^/# /' $kmemleak
+	ktap_check "kmemleak: $leaks unreferenced objects since the tests began" test "$leaks" = 0
 else
-	echo "no kmemleak in this kernel (make check-debug has it)"
+	ktap_test_skip "kmemleak: not in this kernel (make check-debug has it)"
 fi
-[ $rc = 0 ] && echo "ok: no unmapped page or block leaked"
-exit $rc
+ktap_finished

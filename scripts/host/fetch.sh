@@ -4,7 +4,7 @@
 # and verify its SHA256. Prints the path of the verified file (for qemu:
 # the upstream tarball; Debian's patch tarball lies beside it).
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 DL=$CACHE/downloads
 mkdir -p "$DL"

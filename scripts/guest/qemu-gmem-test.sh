@@ -9,39 +9,37 @@
 # through the direct map (/proc/kcore) does not find the pattern, while
 # the control finds it. Then it tries each configuration QEMU must refuse.
 #
-# qemu-gmem-test.sh [on|off]: only that run, with a short report (make run).
+# KTAP on stdout.
+#
+# qemu-gmem-test.sh [on|off]: only that run (make run).
 set -uo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
+. "$KTAP_HELPERS"
 
-qemu=$QOUT/qemu-system-x86_64
-kernel=$KOUT_BASE-test/arch/x86/boot/bzImage
-initrd=$BUILD/nested-initramfs.cpio.gz
 scan=$BUILD/demo/kcore-scan
 GUEST_MIB=256 FILL_MIB=160
-for f in "$qemu" "$kernel" "$initrd" "$scan"; do
-	[ -e "$f" ] || die "missing $f"
-done
-[ -w /dev/kvm ] || die "no /dev/kvm in the test VM"
+# KTAP results: a run with the pattern held (on: 5, off: 4), each
+# refusal and acceptance below (10).
+RESULTS_ON=5 RESULTS_OFF=4 RESULTS_CONFIGS=10
 
 work=$(mktemp -d)
 qpid=
 trap '[ -n "$qpid" ] && kill -9 $qpid 2>/dev/null; rm -rf "$work"' EXIT
-failures=0
 
 ok()
 {
-	echo "ok: $*"
+	ktap_test_pass "$*"
 }
 
 not_ok()
 {
-	echo "not ok: $*"
-	failures=$((failures + 1))
+	ktap_test_fail "$*"
 }
 
-vmstat()
+# Diagnostics: KTAP comment lines.
+note()
 {
-	awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat
+	sed 's/^/# /' "$@"
 }
 
 wait_for()
@@ -66,26 +64,24 @@ guest_run()
 	seed=$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')
 	mkfifo "$ctl.in" "$ctl.out"
 	pool0=$(vmstat nr_unmapped_pool)
-	"$qemu" -accel kvm -cpu host -smp 1 -m ${GUEST_MIB}M -nodefaults -nographic \
-		-L /usr/share/seabios -L /usr/share/qemu \
+	"${NESTED_QEMU_CMD[@]}" -m ${GUEST_MIB}M \
 		-object memory-backend-guest-memfd,id=ram0,size=${GUEST_MIB}M,no-direct-map=$ndm \
 		-machine q35,memory-backend=ram0,smm=off \
-		-serial "file:$log" -serial "pipe:$ctl" -no-reboot \
-		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 quiet fill.seed=$seed fill.mib=$FILL_MIB" \
+		-serial "file:$log" -serial "pipe:$ctl" \
+		-append "$NESTED_APPEND fill.seed=$seed fill.mib=$FILL_MIB" \
 		< /dev/null > "$work/qemu-$ndm.err" 2>&1 &
 	qpid=$!
 	if ! wait_for "nested-guest: filled" "$log" 240; then
-		not_ok "no-direct-map=$ndm: the guest did not fill its RAM"
-		cat "$work/qemu-$ndm.err" "$log"
+		note "$work/qemu-$ndm.err" "$log"
+		not_ok "no-direct-map=$ndm: the guest did not fill its RAM; its output above"
 		kill -9 "$qpid" 2>/dev/null
 		wait "$qpid" 2>/dev/null
 		qpid=
 		return
 	fi
-	sed -n 's/^nested-guest: /  guest: /p' "$log"
+	sed -n 's/^nested-guest: /# guest: /p' "$log"
 	pool1=$(vmstat nr_unmapped_pool)
-	echo "  pool: nr_unmapped_pool $pool0 -> $pool1 pages," \
+	echo "# pool: nr_unmapped_pool $pool0 -> $pool1 pages," \
 	     "nr_unmapped_free $(vmstat nr_unmapped_free), unmapped_alloc $(vmstat unmapped_alloc)"
 
 	# QEMU's own mapping of guest RAM, through the kernel (GUP).
@@ -103,7 +99,7 @@ guest_run()
 
 	# The operator's view: the tool finds QEMU's guest RAM per VM.
 	"$PYTHON" "$TOP/tools/mm/unmapped_stat.py" > "$work/stat" 2>&1
-	sed 's/^/  /' "$work/stat"
+	note "$work/stat"
 	unmapped=$(awk -v p="$qpid" '$1 == p { print int($(NF - 1)) }' "$work/stat")
 	# on: at least the pattern the guest wrote; off (the control): none.
 	if [ "$ndm" = on ]; then
@@ -119,7 +115,7 @@ guest_run()
 	fi
 
 	"$scan" "$seed" > "$work/scan"
-	sed 's/^/  /' "$work/scan"
+	note "$work/scan"
 	matches=$(awk '{ print $2 }' "$work/scan")
 	if [ "$ndm" = on ]; then
 		[ $((pool1 - pool0)) -ge "$want_pages" ] &&
@@ -141,8 +137,8 @@ guest_run()
 	if [ $rc = 0 ] && grep -q "^nested-guest: done" "$log"; then
 		ok "no-direct-map=$ndm: the guest ran to completion"
 	else
-		not_ok "no-direct-map=$ndm: QEMU exited with $rc; see below"
-		cat "$work/qemu-$ndm.err" "$log"
+		note "$work/qemu-$ndm.err" "$log"
+		not_ok "no-direct-map=$ndm: QEMU exited with $rc; its output above"
 	fi
 }
 
@@ -152,13 +148,13 @@ refused()
 	local what=$1 want=$2 rc=0
 	shift 2
 
-	timeout 60 "$qemu" -nodefaults -display none -S -L /usr/share/seabios \
+	timeout 60 "$NESTED_QEMU" -nodefaults -display none -S -L /usr/share/seabios \
 		-L /usr/share/qemu "$@" < /dev/null > "$work/refused.log" 2>&1 || rc=$?
 	if [ $rc != 0 ] && [ $rc != 124 ] && grep -q -- "$want" "$work/refused.log"; then
 		ok "refused: $what: $(grep -m1 -- "$want" "$work/refused.log")"
 	else
-		not_ok "$what: want an error with '$want', QEMU exited $rc:"
-		cat "$work/refused.log"
+		note "$work/refused.log"
+		not_ok "$what: want an error with '$want', QEMU exited $rc; its output above"
 	fi
 }
 
@@ -169,23 +165,34 @@ accepted()
 	local what=$1 rc=0
 	shift
 
-	echo quit | timeout 60 "$qemu" -nodefaults -display none -S \
+	echo quit | timeout 60 "$NESTED_QEMU" -nodefaults -display none -S \
 		-L /usr/share/seabios -L /usr/share/qemu -monitor stdio "$@" \
 		> "$work/accepted.log" 2>&1 || rc=$?
 	if [ $rc = 0 ]; then
 		ok "accepted: $what"
 	else
-		not_ok "$what: QEMU exited $rc:"
-		cat "$work/accepted.log"
+		note "$work/accepted.log"
+		not_ok "$what: QEMU exited $rc; its output above"
 	fi
 }
 
 backend="memory-backend-guest-memfd,id=ram0,size=64M"
-if [ $# -gt 0 ]; then
-	guest_run "$1"
-	exit $((failures > 0))
-fi
+ktap_print_header
+nested_qemu_ready && [ -x "$scan" ] || ktap_exit_fail_msg "cannot run the nested guest or $scan"
+case ${1:-} in
+on)
+	ktap_set_plan $RESULTS_ON
+	guest_run on
+	ktap_finished
+	;;
+off)
+	ktap_set_plan $RESULTS_OFF
+	guest_run off
+	ktap_finished
+	;;
+esac
 
+ktap_set_plan $((RESULTS_ON + RESULTS_OFF + RESULTS_CONFIGS))
 guest_run on
 guest_run off
 refused "a non-KVM accelerator" "needs the KVM accelerator" \
@@ -218,5 +225,4 @@ refused "no-direct-map/no-zero on sev-snp-guest without SNP hardware" "SEV-SNP n
 refused "a bad no-zero value on tdx-guest" "'no-zero' expects" \
 	-accel kvm -object tdx-guest,id=tdx0,no-zero=maybe -machine q35,confidential-guest-support=tdx0
 
-echo "$failures failure(s)"
-exit $((failures > 0))
+ktap_finished

@@ -7,7 +7,7 @@
 # Reconfigures only when the configure options change; ninja rebuilds only
 # what a patch touched.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 CONFIGURE_OPTS=(--python="$PYTHON" --target-list=x86_64-softmmu
 	--without-default-features --enable-kvm --enable-fdt=system
@@ -16,7 +16,7 @@ CONFIGURE_OPTS=(--python="$PYTHON" --target-list=x86_64-softmmu
 	--enable-vhost-kernel --enable-vhost-net)
 
 if ! git -C "$QSRC" rev-parse -q --verify pristine >/dev/null 2>&1; then
-	tarball=$("$TOP/scripts/fetch.sh" qemu)
+	tarball=$("$TOP/scripts/host/fetch.sh" qemu)
 	log "unpacking pristine QEMU 10.2.2 into $QSRC"
 	rm -rf "$QSRC" "$QOUT"
 	mkdir -p "$QSRC"

@@ -8,7 +8,7 @@
 # run it as root, headless, under a hard timeout, and exit with its status.
 # Without CMD: an interactive shell.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 flavour=test kernel= limit=1800 rwdir= console=
 while getopts f:k:t:w:c: opt; do

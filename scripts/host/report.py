@@ -2,14 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0
 """Turn what a test-VM run left in a results directory into one verdict.
 
-report.py RESULTS KSRC [--kunit-suites FILE]
+report.py RESULTS KSRC [--kunit-suite NAME]...
 
-Counts, one result each: every KVM selftest and other VM test (an NAME.rc
-beside NAME.log), every KUnit test case found in the guest's kernel log,
-every expected KUnit suite that did not run (a failure), and whether the
-kernel log is free of splats. Skips are listed and counted on their own,
-never as passes. Prints `N passed, N failed` last and exits 1 on any
-failure.
+Counts, one result each: every test scripts/tests.list ran (a NAME.rc
+beside NAME.log; KVM selftests and our shell tests print KTAP, whose
+`not ok` lines fail a test that exits 0 despite them), every KUnit test
+case found in the main boot's kernel log, every expected KUnit suite that
+did not run (a failure), and whether the kernel logs of the boots are free
+of splats. Skips are listed and counted on their own, never as passes.
+Prints `N passed, N failed` last and exits 1 on any failure.
 """
 
 import argparse
@@ -48,7 +49,7 @@ def tap_failures(log):
             if re.match(r"^\s*(# )?not ok ", l) and "# SKIP" not in l and "# XFAIL" not in l]
 
 
-def vm_tests(res, tally):
+def test_results(res, tally):
     for root, _, files in sorted(os.walk(res)):
         for f in sorted(files):
             if not f.endswith(".rc"):
@@ -102,16 +103,24 @@ def kunit(dmesg, ksrc, expected, tally):
 
 
 def splats(res, tally):
-    found = []
+    """Every boot (a directory with a console.log) must have left its dmesg."""
+    found, boots, unfinished = [], 0, []
     for root, _, files in sorted(os.walk(res)):
+        if "console.log" in files:
+            boots += 1
+            if "dmesg.log" not in files:
+                unfinished.append(os.path.relpath(root, res))
         for f in sorted(files):
             if f not in ("dmesg.log", "console.log"):
                 continue
             p = os.path.join(root, f)
             found += [f"{os.path.relpath(p, res)}: {l.strip()}"
                       for l in open(p, errors="replace") if SPLAT.search(l)]
-    if not os.path.exists(os.path.join(res, "dmesg.log")):
-        tally.add("FAIL", "kernel-log", "the VM did not finish: no dmesg.log (see console.log)")
+    if not boots:
+        return
+    if unfinished:
+        tally.add("FAIL", "kernel-log",
+                  f"a VM did not finish: no dmesg.log in {' '.join(unfinished)} (see console.log)")
     elif found:
         for l in found[:20]:
             print("   ", l)
@@ -124,19 +133,17 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("results")
     ap.add_argument("ksrc")
-    ap.add_argument("--kunit-suites")
+    ap.add_argument("--kunit-suite", action="append", default=[])
     a = ap.parse_args()
 
-    expected = []
-    if a.kunit_suites:
-        expected = [l.split("#")[0].strip() for l in open(a.kunit_suites)]
-        expected = [l for l in expected if l]
-
     tally = Tally()
-    vm_tests(a.results, tally)
+    test_results(a.results, tally)
     dmesg = os.path.join(a.results, "dmesg.log")
     if os.path.exists(dmesg):
-        kunit(dmesg, a.ksrc, expected, tally)
+        kunit(dmesg, a.ksrc, a.kunit_suite, tally)
+    else:
+        for name in a.kunit_suite:
+            tally.add("FAIL", f"kunit/{name}", "no kernel log of the main boot")
     splats(a.results, tally)
 
     if tally.skipped:

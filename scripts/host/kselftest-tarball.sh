@@ -1,27 +1,25 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # kselftest-tarball.sh: `make kselftest-tarball`. Package the KVM selftests
-# `make check` runs (scripts/kvm-selftests.list) and upstream's SEV tests,
-# statically linked, with the kselftest runner (run_kselftest.sh), so that
-# a host with SEV-SNP or TDX hardware running our kernel can run the cases
-# TCG cannot. Writes out/build/unmapped-gmem-kselftest.tar.gz.
+# scripts/tests.list gives the hw flavour (ours, the upstream ones `make
+# check` runs and upstream's SEV tests), statically linked, with the
+# kselftest runner (run_kselftest.sh), so that a host with SEV-SNP or TDX
+# hardware running our kernel can run the cases TCG cannot. Writes
+# out/build/unmapped-gmem-kselftest.tar.gz.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
-
-# Upstream tests of the hardware paths our SEV patches touch; they skip
-# where the hardware is absent, so they are built here but only run there.
-HW_TESTS="x86/sev_smoke_test x86/sev_init2_tests x86/sev_migrate_tests x86/sev_dbg_test"
+. "$(dirname "$0")/../lib.sh"
 
 sel=$BUILD/selftests-test
 name=unmapped-gmem-kselftest
 stage=$BUILD/kselftest/$name
 tarball=$BUILD/$name.tar.gz
 
-log "building the hardware-only selftests ($HW_TESTS)"
+tests=$(tests_selftests hw)
+log "building the selftests for hardware hosts"
 # shellcheck disable=SC2046
 make -C "$KSRC/tools/testing/selftests/kvm" -j"$(nproc)" -s CC="ccache gcc" OUTPUT="$sel" \
 	KHDR_INCLUDES="-isystem $KOUT_BASE-test/usr/include" EXTRA_CFLAGS=-static \
-	$(for t in $HW_TESTS; do printf '%s/%s ' "$sel" "$t"; done)
+	$(for t in $tests; do printf '%s/%s ' "$sel" "$t"; done)
 
 rm -rf "$stage"
 mkdir -p "$stage/kvm" "$stage/kselftest"
@@ -30,17 +28,13 @@ cp "$KSRC"/tools/testing/selftests/kselftest/{runner.sh,prefix.pl,module.sh,ktap
 	"$stage/kselftest/"
 # The runner runs each test by its base name from the collection's
 # directory, so the binaries sit side by side in kvm/.
-{
-	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$TOP/scripts/kvm-selftests.list" | awk '{ print $1 }'
-	# shellcheck disable=SC2086
-	printf '%s\n' $HW_TESTS
-} | while read -r t; do
+for t in $tests; do
 	[ -x "$sel/$t" ] || die "missing $sel/$t: run 'make selftests' first"
 	install -m 0755 "$sel/$t" "$stage/kvm/"
 	echo "kvm:${t##*/}"
 done > "$stage/kselftest-list.txt"
-# The longest timeout our list gives (TCG); real hardware needs far less.
-echo "timeout=600" > "$stage/kvm/settings"
+# The longest timeout the registry gives (TCG); real hardware needs less.
+echo "timeout=$(tests_select hw | awk '$3 > m { m = $3 } END { print m }')" > "$stage/kvm/settings"
 
 cat > "$stage/README" <<EOF
 unmapped-gmem KVM selftests for $(git -C "$TOP" describe --always --dirty 2>/dev/null)
