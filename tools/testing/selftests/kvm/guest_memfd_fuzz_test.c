@@ -13,8 +13,9 @@
  * closed the unmapped pool must drain to nothing (no page leaked). Kernel
  * splats fail the run through the kernel log check of `make check`.
  *
- * GMEM_FUZZ_SEED and GMEM_FUZZ_ITERATIONS override the seed (printed, so a
- * failure can be replayed) and the number of iterations (100000).
+ * GMEM_FUZZ_SEED and GMEM_FUZZ_ITERATIONS override the seed (32 bits,
+ * printed, so a failure can be replayed) and the number of iterations
+ * (100000).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,17 +52,19 @@ struct gmem {
 	u64 size, flags;
 };
 
-static u64 seed_state;
+static struct guest_random_state rng;
 static sigjmp_buf fault_jmp;
 static unsigned long nr_ok, nr_failed;
 
-/* xorshift64*: small, and the same sequence for the same seed everywhere. */
+/*
+ * Any u64, all 64 bits of it: guest_random_u32() gives 31 (1 to 2^31 - 2),
+ * so guest_random_u64() would never set bits 31 and 63.
+ */
 static u64 rnd(void)
 {
-	seed_state ^= seed_state >> 12;
-	seed_state ^= seed_state << 25;
-	seed_state ^= seed_state >> 27;
-	return seed_state * 0x2545F4914F6CDD1DULL;
+	u64 hi = guest_random_u32(&rng), mid = guest_random_u32(&rng);
+
+	return hi << 62 | mid << 31 | guest_random_u32(&rng);
 }
 
 static u64 rnd_below(u64 n)
@@ -190,7 +193,7 @@ TEST_F_TIMEOUT(fuzz, random_requests, 600)
 		FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, FALLOC_FL_COLLAPSE_RANGE,
 		FALLOC_FL_INSERT_RANGE, FALLOC_FL_UNSHARE_RANGE, -1,
 	};
-	u64 seed = env_u64("GMEM_FUZZ_SEED", time(NULL));
+	u32 seed = env_u32("GMEM_FUZZ_SEED", time(NULL));
 	u64 iterations = env_u64("GMEM_FUZZ_ITERATIONS", 100000);
 	struct gmem files[MAX_FILES] = {};
 	struct sigaction sa = { .sa_handler = on_fault };
@@ -201,10 +204,9 @@ TEST_F_TIMEOUT(fuzz, random_requests, 600)
 	int nr_files = 0, poisoned = 0;
 	char buf[64];
 
-	seed_state = seed | 1;
-	ksft_print_msg("seed %llu (GMEM_FUZZ_SEED=%llu replays it), %llu iterations\n",
-		       (unsigned long long)seed, (unsigned long long)seed,
-		       (unsigned long long)iterations);
+	rng = unmapped_random_state(seed);
+	ksft_print_msg("seed %u (GMEM_FUZZ_SEED=%u replays it), %llu iterations\n",
+		       seed, seed, (unsigned long long)iterations);
 	sigemptyset(&sa.sa_mask);
 	ASSERT_EQ(sigaction(SIGBUS, &sa, NULL), 0);
 	ASSERT_EQ(sigaction(SIGSEGV, &sa, NULL), 0);

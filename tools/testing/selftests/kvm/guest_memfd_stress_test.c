@@ -10,9 +10,9 @@
  * zeroes where it punched. At the end everything is closed and the pool
  * must drain, giving every block back to the direct map.
  *
- * GMEM_STRESS_SEED and GMEM_STRESS_SECONDS override the seed (printed, so
- * a failure can be replayed as far as thread timing allows) and how long
- * the workers run (10 s). Needs root.
+ * GMEM_STRESS_SEED and GMEM_STRESS_SECONDS override the seed (32 bits,
+ * printed, so a failure can be replayed as far as thread timing allows)
+ * and how long the workers run (10 s). Needs root.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,18 +51,21 @@
 
 /* --- helpers shared by the tests ---------------------------------------- */
 
-/* xorshift64*, one state per thread. */
-static u64 rnd(u64 *state)
+/* guest_random, one state per thread; n is small here. */
+static u32 rnd_below(struct guest_random_state *rng, u32 n)
 {
-	*state ^= *state >> 12;
-	*state ^= *state << 25;
-	*state ^= *state >> 27;
-	return *state * 0x2545F4914F6CDD1DULL;
+	return guest_random_u32(rng) % n;
 }
 
-static u64 rnd_below(u64 *state, u64 n)
+/*
+ * The seed of the n-th thread or child of a test: the generator has one
+ * cycle, and a stride this large puts each thread far along it from the
+ * others (seeding from a draw would give the drawing thread's own
+ * sequence, one step later).
+ */
+static u32 nth_seed(u32 seed, u32 n)
 {
-	return rnd(state) % n;
+	return seed + n * 0x9e3779b9u;
 }
 
 /* Direct-map state at the start of a test, to compare with at its end. */
@@ -97,10 +100,9 @@ static void baseline_check(struct __test_metadata *_metadata, const struct basel
 		EXPECT_LE(dm4k, 0);
 }
 
-static void print_seed(u64 seed)
+static void print_seed(u32 seed)
 {
-	ksft_print_msg("seed %llu (GMEM_STRESS_SEED=%llu replays it)\n",
-		       (unsigned long long)seed, (unsigned long long)seed);
+	ksft_print_msg("seed %u (GMEM_STRESS_SEED=%u replays it)\n", seed, seed);
 }
 
 /*
@@ -149,7 +151,7 @@ static double deadline;
 struct worker {
 	pthread_t thread;
 	int id;
-	u64 rng;
+	struct guest_random_state rng;
 	unsigned long ops, enomem, sigbus;
 	int errors;
 	char error[192];
@@ -377,7 +379,7 @@ static void *pool_knobs_run(void *arg)
 
 TEST_F_TIMEOUT(stress, threads_and_vms, 300)
 {
-	u64 seed = env_u64("GMEM_STRESS_SEED", time(NULL));
+	u32 seed = env_u32("GMEM_STRESS_SEED", time(NULL));
 	struct sigaction sa = { .sa_handler = on_fault };
 	struct worker workers[NR_WORKERS + 1] = {};
 	struct worker *knobs = &workers[NR_WORKERS];
@@ -403,7 +405,7 @@ TEST_F_TIMEOUT(stress, threads_and_vms, 300)
 	deadline = now() + env_u64("GMEM_STRESS_SECONDS", 10);
 	for (i = 0; i <= NR_WORKERS; i++) {
 		workers[i].id = i;
-		workers[i].rng = (seed + i * 0x9e3779b97f4a7c15ULL) | 1;
+		workers[i].rng = unmapped_random_state(nth_seed(seed, i));
 		ASSERT_EQ(pthread_create(&workers[i].thread, NULL,
 					 i < NR_WORKERS ? worker_run : pool_knobs_run,
 					 &workers[i]), 0);
@@ -468,14 +470,14 @@ static void *vcpu_run_forever(void *arg)
  * guest_memfd, two vCPUs faulting it in, and the main thread punching
  * holes in it, until the parent kills the process.
  */
-static void teardown_child(int ready_fd, u64 seed)
+static void teardown_child(int ready_fd, u32 seed)
 {
 	struct vm_shape shape = { .mode = VM_MODE_DEFAULT, .type = KVM_X86_SW_PROTECTED_VM };
 	struct kvm_vcpu *vcpus[TEARDOWN_VCPUS];
 	const u64 half = TEARDOWN_SIZE / TEARDOWN_VCPUS;
 	pthread_t threads[TEARDOWN_VCPUS];
+	struct guest_random_state rng = unmapped_random_state(seed);
 	struct kvm_vm *vm;
-	u64 rng = seed | 1;
 	int fd, i;
 
 	vm = __vm_create_with_vcpus(shape, TEARDOWN_VCPUS, 0, guest_touch_forever, vcpus);
@@ -500,7 +502,8 @@ static void teardown_child(int ready_fd, u64 seed)
 
 TEST_F_TIMEOUT(stress, teardown_while_faulting, 300)
 {
-	u64 seed = env_u64("GMEM_STRESS_SEED", time(NULL)), rng = seed | 1;
+	u32 seed = env_u32("GMEM_STRESS_SEED", time(NULL));
+	struct guest_random_state rng = unmapped_random_state(seed);
 	u64 allocs = stat_file_read("/proc/vmstat", "unmapped_alloc");
 	struct baseline base;
 	int round, status;
@@ -520,7 +523,7 @@ TEST_F_TIMEOUT(stress, teardown_while_faulting, 300)
 		ASSERT_GE(pid, 0);
 		if (!pid) {
 			close(pipefd[0]);
-			teardown_child(pipefd[1], rnd(&rng));
+			teardown_child(pipefd[1], nth_seed(seed, round + 1));
 			_exit(1);
 		}
 		close(pipefd[1]);

@@ -41,4 +41,11 @@ void kcore_read_page(struct kcore *kc, u64 pfn, void *buf);
 u64 pagemap_pfn(void *addr);
 u64 kpageflags_read(u64 pfn);
 
+/*
+ * A test's own guest_random, from a seed it prints so that a run can be
+ * replayed: env_u32() for the seed, and a state for any u32 seed.
+ */
+u32 env_u32(const char *name, u32 dflt);
+struct guest_random_state unmapped_random_state(u32 seed);
+
 #endif /* SELFTEST_KVM_UNMAPPED_UTIL_H */

@@ -217,3 +217,18 @@ u64 kpageflags_read(u64 pfn)
 	close(fd);
 	return flags;
 }
+
+u32 env_u32(const char *name, u32 dflt)
+{
+	u64 val = env_u64(name, dflt);
+
+	TEST_ASSERT(val <= UINT32_MAX, "%s=%llu: more than 32 bits", name,
+		    (unsigned long long)val);
+	return val;
+}
+
+/* Park-Miller, modulo 2^31 - 1: from a multiple of that it stays at 0. */
+struct guest_random_state unmapped_random_state(u32 seed)
+{
+	return new_guest_random_state(seed % 0x7fffffff ? seed : 1);
+}
