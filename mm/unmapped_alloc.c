@@ -89,20 +89,36 @@ struct unmapped_pool {
 	unsigned long nr_partial_free;	/* free pages in partly used blocks */
 };
 
-static struct unmapped_pool *pools[MAX_NUMNODES];
-static bool pools_ready __ro_after_init;
-
-/* Which block a page belongs to, for frees: pfn range -> block. */
-static struct maple_tree blocks_by_pfn = MTREE_INIT(blocks_by_pfn, MT_FLAGS_USE_RCU);
-
-/* Operator knobs, see Documentation/admin-guide/mm/unmapped_alloc.rst. */
-static unsigned int free_blocks_max = 8;	/* per node, kept after frees */
-static unsigned long partial_free_max = 4096;	/* per node, pages; then trim */
-static unsigned long max_blocks;		/* all nodes; 0: no limit */
-static atomic_long_t nr_blocks_total;
-
 static void release_excess_blocks(struct work_struct *work);
-static DECLARE_WORK(release_work, release_excess_blocks);
+
+/* The allocator's state, for all nodes. */
+static struct unmapped_state {
+	struct unmapped_pool *pools[MAX_NUMNODES];	/* per node, set at boot */
+	/* Which block a page belongs to, for frees: pfn range -> block. */
+	struct maple_tree blocks_by_pfn;
+	/* Blocks in the pools, and those being created: see block_reserve(). */
+	atomic_long_t nr_blocks_total;
+	/* Operator knobs, see Documentation/admin-guide/mm/unmapped_alloc.rst. */
+	unsigned int free_blocks_max;	/* per node, kept after frees */
+	unsigned long partial_free_max;	/* per node, pages; then trim */
+	unsigned long max_blocks;	/* all nodes; 0: no limit */
+	/* Releases and trims what the pools hold beyond the knobs. */
+	struct work_struct release_work;
+} unmapped_state = {
+	.blocks_by_pfn = MTREE_INIT(unmapped_state.blocks_by_pfn,
+				    MT_FLAGS_USE_RCU),
+	.free_blocks_max = 8,
+	.partial_free_max = 4096,
+	.release_work = __WORK_INITIALIZER(unmapped_state.release_work,
+					   release_excess_blocks),
+};
+
+/*
+ * Set at boot once the pools are ready. Not in unmapped_state:
+ * __ro_after_init makes a whole object read-only after boot, and the
+ * knobs, the block count and the work item there are written at any time.
+ */
+static bool pools_ready __ro_after_init;
 
 static unsigned int block_pages(const struct unmapped_block *b)
 {
@@ -410,13 +426,14 @@ static void free_block_pages(struct page *page, unsigned int order)
  */
 static bool block_reserve(void)
 {
-	unsigned long cap = READ_ONCE(max_blocks);
-	long n = atomic_long_read(&nr_blocks_total);
+	unsigned long cap = READ_ONCE(unmapped_state.max_blocks);
+	long n = atomic_long_read(&unmapped_state.nr_blocks_total);
 
 	do {
 		if (cap && (unsigned long)n >= cap)
 			return false;
-	} while (!atomic_long_try_cmpxchg(&nr_blocks_total, &n, n + 1));
+	} while (!atomic_long_try_cmpxchg(&unmapped_state.nr_blocks_total,
+					  &n, n + 1));
 	return true;
 }
 
@@ -465,13 +482,13 @@ static struct unmapped_block *block_create(int nid, gfp_t gfp,
 	for (i = 0; i < block_pages(b); i++)
 		set_page_count(page + i, 0);
 
-	if (mtree_store_range(&blocks_by_pfn, b->pfn,
+	if (mtree_store_range(&unmapped_state.blocks_by_pfn, b->pfn,
 			      b->pfn + block_pages(b) - 1, b, GFP_KERNEL))
 		goto free_pages;
 	/* A whole, aligned PMD range: the PMD entry flips, nothing splits. */
 	if (set_direct_map_valid_noflush(page, block_pages(b), false)) {
 		set_direct_map_valid_noflush(page, block_pages(b), true);
-		mtree_erase(&blocks_by_pfn, b->pfn);
+		mtree_erase(&unmapped_state.blocks_by_pfn, b->pfn);
 		goto free_pages;
 	}
 
@@ -486,7 +503,7 @@ free_desc:
 	/* It may have been in blocks_by_pfn, which is read under RCU. */
 	kfree_rcu(b, rcu);
 unreserve:
-	atomic_long_dec(&nr_blocks_total);
+	atomic_long_dec(&unmapped_state.nr_blocks_total);
 	return NULL;
 }
 
@@ -498,7 +515,7 @@ unreserve:
 static struct page *pool_add_block(struct unmapped_block *b, int order,
 				   bool want_zero)
 {
-	struct unmapped_pool *pool = pools[b->nid];
+	struct unmapped_pool *pool = unmapped_state.pools[b->nid];
 	struct page *page = NULL;
 	unsigned long flags;
 	int start = -1;
@@ -564,7 +581,7 @@ static void block_forget(struct unmapped_block *b)
 	unsigned int start, end;
 
 	for_each_clear_bitrange(start, end, b->returned, block_pages(b))
-		mtree_erase(&blocks_by_pfn, b->pfn + start);
+		mtree_erase(&unmapped_state.blocks_by_pfn, b->pfn + start);
 }
 
 /*
@@ -596,7 +613,7 @@ static bool block_release(struct unmapped_pool *pool, struct unmapped_block *b)
 			    -(long)(nr - b->nr_returned));
 	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_FREE,
 			    -(long)b->nr_free);
-	atomic_long_dec(&nr_blocks_total);
+	atomic_long_dec(&unmapped_state.nr_blocks_total);
 	count_vm_event(UNMAPPED_RELEASE);
 	block_give_back(b);
 	/* unmapped_take_page_off_pool() may still look at it. */
@@ -650,7 +667,7 @@ static struct unmapped_block *pool_trim_victim(struct unmapped_pool *pool)
 	int i;
 
 	lockdep_assert_held(&pool->lock);
-	if (pool->nr_partial_free <= READ_ONCE(partial_free_max))
+	if (pool->nr_partial_free <= READ_ONCE(unmapped_state.partial_free_max))
 		return NULL;
 	for (i = PARTIAL_LISTS - 1; i >= ilog2(TRIM_MIN_FREE); i--) {
 		b = list_first_entry_or_null(&pool->partial[i],
@@ -682,8 +699,9 @@ static void block_trim_pages(struct unmapped_block *b, unsigned long *todo)
 	}
 	/* Frees must not find the block for pages that are not its own. */
 	for_each_set_bitrange(start, end, todo, n) {
-		if (!mtree_store_range(&blocks_by_pfn, b->pfn + start,
-				       b->pfn + end - 1, NULL, GFP_KERNEL))
+		if (!mtree_store_range(&unmapped_state.blocks_by_pfn,
+				       b->pfn + start, b->pfn + end - 1, NULL,
+				       GFP_KERNEL))
 			continue;
 		bitmap_clear(todo, start, end - start);
 		if (first >= start && first < end) {
@@ -776,13 +794,16 @@ static bool pool_trim_one(struct unmapped_pool *pool)
 
 static void release_excess_blocks(struct work_struct *work)
 {
+	struct unmapped_pool *pool;
 	int nid;
 
 	for_each_node(nid) {
-		if (!pools[nid])
+		pool = unmapped_state.pools[nid];
+		if (!pool)
 			continue;
-		pool_release(pools[nid], READ_ONCE(free_blocks_max), ULONG_MAX);
-		while (pool_trim_one(pools[nid]))
+		pool_release(pool, READ_ONCE(unmapped_state.free_blocks_max),
+			     ULONG_MAX);
+		while (pool_trim_one(pool))
 			cond_resched();
 	}
 }
@@ -831,7 +852,7 @@ static int policy_node_of_current(gfp_t gfp, nodemask_t *allowed)
 static struct page *alloc_from_node(int nid, gfp_t gfp, unsigned int order)
 {
 	bool want_zero = gfp & __GFP_ZERO, blocking = gfpflags_allow_blocking(gfp);
-	struct unmapped_pool *pool = pools[nid];
+	struct unmapped_pool *pool = unmapped_state.pools[nid];
 	struct unmapped_block *b;
 	struct page *page;
 
@@ -876,7 +897,7 @@ static struct page *alloc_from_nodes(gfp_t gfp, unsigned int order, int nid,
 
 	if (!unmapped_gfp_ok(gfp, order))
 		return NULL;
-	if (nid < 0 || nid >= MAX_NUMNODES || !pools[nid])
+	if (nid < 0 || nid >= MAX_NUMNODES || !unmapped_state.pools[nid])
 		return NULL;
 	if (in_task())
 		nodes_and(*allowed, *allowed, cpuset_current_mems_allowed);
@@ -885,7 +906,8 @@ static struct page *alloc_from_nodes(gfp_t gfp, unsigned int order, int nid,
 		page = alloc_from_node(nid, gfp, order);
 	if (!page && !(gfp & __GFP_THISNODE)) {
 		for_each_node_mask(n, *allowed) {
-			if (n == nid || !pools[n] || !node_state(n, N_MEMORY))
+			if (n == nid || !unmapped_state.pools[n] ||
+			    !node_state(n, N_MEMORY))
 				continue;
 			page = alloc_from_node(n, gfp, order);
 			if (page)
@@ -1009,13 +1031,13 @@ void unmapped_free_prepared(struct page *page, unsigned int order)
 	int nid;
 
 	/* @b stays while one of its pages is in use: this one. */
-	b = mtree_load(&blocks_by_pfn, pfn);
+	b = mtree_load(&unmapped_state.blocks_by_pfn, pfn);
 	/* Never give an unmapped page to the buddy: leak it instead. */
 	if (WARN_ON_ONCE(!b || pfn + nr > b->pfn + block_pages(b)))
 		return;
 	start = pfn - b->pfn;
 	nid = b->nid;
-	pool = pools[nid];
+	pool = unmapped_state.pools[nid];
 
 	pages_set_offline(page, nr);
 	spin_lock_irqsave(&pool->lock, flags);
@@ -1028,14 +1050,14 @@ void unmapped_free_prepared(struct page *page, unsigned int order)
 	/* A page poisoned while in use comes back only to be retired. */
 	block_retire_hwpoison(b, start, nr);
 	pool_link(pool, b);
-	excess = pool->nr_free_blocks > READ_ONCE(free_blocks_max) ||
-		 pool->nr_partial_free > READ_ONCE(partial_free_max);
+	excess = pool->nr_free_blocks > READ_ONCE(unmapped_state.free_blocks_max) ||
+		 pool->nr_partial_free > READ_ONCE(unmapped_state.partial_free_max);
 	/* Once the lock is dropped, @b may be released and freed. */
 	spin_unlock_irqrestore(&pool->lock, flags);
 
 	count_vm_events(UNMAPPED_FREE, nr);
 	if (excess)
-		schedule_work(&release_work);
+		schedule_work(&unmapped_state.release_work);
 }
 
 /**
@@ -1056,9 +1078,9 @@ bool unmapped_take_page_off_pool(struct page *page)
 	bool taken = false;
 
 	rcu_read_lock();
-	b = mtree_load(&blocks_by_pfn, pfn);
+	b = mtree_load(&unmapped_state.blocks_by_pfn, pfn);
 	if (b) {
-		pool = pools[b->nid];
+		pool = unmapped_state.pools[b->nid];
 		spin_lock_irqsave(&pool->lock, flags);
 		/* A leaving block's release retires the page itself. */
 		if (!b->leaving && !test_bit(pfn - b->pfn, b->used)) {
@@ -1083,21 +1105,23 @@ bool unmapped_take_page_off_pool(struct page *page)
  */
 bool unmapped_alloc_active(void)
 {
-	return atomic_long_read(&nr_blocks_total) > 0;
+	return atomic_long_read(&unmapped_state.nr_blocks_total) > 0;
 }
 
 /* Fill each node's pool up to @nr fully free, zeroed blocks: one flush. */
 static unsigned long unmapped_prefill(unsigned long nr)
 {
 	struct unmapped_block *b, *tmp;
+	struct unmapped_pool *pool;
 	unsigned long added = 0, have;
 	LIST_HEAD(fresh);
 	int nid;
 
 	for_each_node_state(nid, N_MEMORY) {
-		if (!pools[nid])
+		pool = unmapped_state.pools[nid];
+		if (!pool)
 			continue;
-		for (have = READ_ONCE(pools[nid]->nr_free_blocks); have < nr; have++) {
+		for (have = READ_ONCE(pool->nr_free_blocks); have < nr; have++) {
 			b = block_create(nid, GFP_KERNEL | __GFP_ZERO | __GFP_THISNODE,
 					 BLOCK_ORDER);
 			if (!b)
@@ -1119,6 +1143,7 @@ static unsigned long unmapped_prefill(unsigned long nr)
 static unsigned long unmapped_release_all(void)
 {
 	unsigned long released = 0;
+	struct unmapped_pool *pool;
 	int nid;
 
 	/*
@@ -1126,9 +1151,11 @@ static unsigned long unmapped_release_all(void)
 	 * per-CPU LRU batches, keeping their blocks from being fully free.
 	 */
 	lru_add_drain_all();
-	for_each_node(nid)
-		if (pools[nid])
-			released += pool_release(pools[nid], 0, ULONG_MAX);
+	for_each_node(nid) {
+		pool = unmapped_state.pools[nid];
+		if (pool)
+			released += pool_release(pool, 0, ULONG_MAX);
+	}
 	return released;
 }
 
@@ -1159,11 +1186,11 @@ static int pools_release_range(unsigned long start_pfn, unsigned long end_pfn)
 
 	lru_add_drain_all();
 	rcu_read_lock();
-	mt_for_each(&blocks_by_pfn, b, index, end_pfn - 1) {
+	mt_for_each(&unmapped_state.blocks_by_pfn, b, index, end_pfn - 1) {
 		/* A trimmed block has a range per run of its own pages. */
 		if (block_is_victim(b, &victims))
 			continue;
-		pool = pools[b->nid];
+		pool = unmapped_state.pools[b->nid];
 		spin_lock_irqsave(&pool->lock, flags);
 		/* In use, or being released by someone else: try again later. */
 		if (b->leaving || !block_all_free(b)) {
@@ -1181,7 +1208,7 @@ static int pools_release_range(unsigned long start_pfn, unsigned long end_pfn)
 	rcu_read_unlock();
 
 	list_for_each_entry_safe(b, tmp, &victims, list) {
-		pool = pools[b->nid];
+		pool = unmapped_state.pools[b->nid];
 		list_del_init(&b->list);
 		if (!err) {
 			if (!block_release(pool, b))
@@ -1216,7 +1243,7 @@ static struct notifier_block unmapped_memory_nb = {
 static unsigned long unmapped_shrink_count(struct shrinker *shrinker,
 					   struct shrink_control *sc)
 {
-	struct unmapped_pool *pool = pools[sc->nid];
+	struct unmapped_pool *pool = unmapped_state.pools[sc->nid];
 	unsigned long nr = pool ? READ_ONCE(pool->nr_free_blocks) : 0;
 
 	return nr ? nr * BLOCK_PAGES : SHRINK_EMPTY;
@@ -1225,7 +1252,7 @@ static unsigned long unmapped_shrink_count(struct shrinker *shrinker,
 static unsigned long unmapped_shrink_scan(struct shrinker *shrinker,
 					  struct shrink_control *sc)
 {
-	struct unmapped_pool *pool = pools[sc->nid];
+	struct unmapped_pool *pool = unmapped_state.pools[sc->nid];
 	unsigned int noreclaim;
 	unsigned long freed;
 
@@ -1242,7 +1269,8 @@ static unsigned long unmapped_shrink_scan(struct shrinker *shrinker,
 static ssize_t free_blocks_max_show(struct kobject *kobj,
 				    struct kobj_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%u\n", READ_ONCE(free_blocks_max));
+	return sysfs_emit(buf, "%u\n",
+			  READ_ONCE(unmapped_state.free_blocks_max));
 }
 
 static ssize_t free_blocks_max_store(struct kobject *kobj,
@@ -1254,15 +1282,16 @@ static ssize_t free_blocks_max_store(struct kobject *kobj,
 
 	if (err)
 		return err;
-	WRITE_ONCE(free_blocks_max, val);
-	schedule_work(&release_work);
+	WRITE_ONCE(unmapped_state.free_blocks_max, val);
+	schedule_work(&unmapped_state.release_work);
 	return count;
 }
 
 static ssize_t partial_free_max_show(struct kobject *kobj,
 				     struct kobj_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%lu\n", READ_ONCE(partial_free_max));
+	return sysfs_emit(buf, "%lu\n",
+			  READ_ONCE(unmapped_state.partial_free_max));
 }
 
 static ssize_t partial_free_max_store(struct kobject *kobj,
@@ -1274,15 +1303,15 @@ static ssize_t partial_free_max_store(struct kobject *kobj,
 
 	if (err)
 		return err;
-	WRITE_ONCE(partial_free_max, val);
-	schedule_work(&release_work);
+	WRITE_ONCE(unmapped_state.partial_free_max, val);
+	schedule_work(&unmapped_state.release_work);
 	return count;
 }
 
 static ssize_t max_blocks_show(struct kobject *kobj,
 			       struct kobj_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%lu\n", READ_ONCE(max_blocks));
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(unmapped_state.max_blocks));
 }
 
 static ssize_t max_blocks_store(struct kobject *kobj,
@@ -1294,14 +1323,15 @@ static ssize_t max_blocks_store(struct kobject *kobj,
 
 	if (err)
 		return err;
-	WRITE_ONCE(max_blocks, val);
+	WRITE_ONCE(unmapped_state.max_blocks, val);
 	return count;
 }
 
 static ssize_t blocks_show(struct kobject *kobj, struct kobj_attribute *attr,
 			   char *buf)
 {
-	return sysfs_emit(buf, "%ld\n", atomic_long_read(&nr_blocks_total));
+	return sysfs_emit(buf, "%ld\n",
+			  atomic_long_read(&unmapped_state.nr_blocks_total));
 }
 
 static ssize_t release_store(struct kobject *kobj, struct kobj_attribute *attr,
@@ -1365,6 +1395,7 @@ static inline void unmapped_sysfs_init(void)
 
 static int __init unmapped_alloc_init(void)
 {
+	struct unmapped_pool *pool;
 	struct shrinker *shrinker;
 	int nid, i;
 
@@ -1378,14 +1409,15 @@ static int __init unmapped_alloc_init(void)
 		return 0;
 	}
 	for_each_node(nid) {
-		pools[nid] = kzalloc_node(sizeof(*pools[nid]), GFP_KERNEL,
-					  node_state(nid, N_MEMORY) ? nid : NUMA_NO_NODE);
-		if (!pools[nid])
+		pool = kzalloc_node(sizeof(*pool), GFP_KERNEL,
+				    node_state(nid, N_MEMORY) ? nid : NUMA_NO_NODE);
+		if (!pool)
 			return -ENOMEM;
-		spin_lock_init(&pools[nid]->lock);
+		spin_lock_init(&pool->lock);
 		for (i = 0; i < PARTIAL_LISTS; i++)
-			INIT_LIST_HEAD(&pools[nid]->partial[i]);
-		INIT_LIST_HEAD(&pools[nid]->free);
+			INIT_LIST_HEAD(&pool->partial[i]);
+		INIT_LIST_HEAD(&pool->free);
+		unmapped_state.pools[nid] = pool;
 	}
 	shrinker = shrinker_alloc(SHRINKER_NUMA_AWARE, "unmapped-alloc");
 	if (shrinker) {

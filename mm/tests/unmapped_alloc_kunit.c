@@ -41,7 +41,7 @@ static unsigned long pool_count(bool free_only)
 	unsigned long index = 0, nr = 0;
 
 	rcu_read_lock();
-	mt_for_each(&blocks_by_pfn, b, index, ULONG_MAX) {
+	mt_for_each(&unmapped_state.blocks_by_pfn, b, index, ULONG_MAX) {
 		/* A trimmed block has a range per run of its own pages. */
 		if (b == prev)
 			continue;
@@ -51,6 +51,12 @@ static unsigned long pool_count(bool free_only)
 	}
 	rcu_read_unlock();
 	return nr;
+}
+
+/* Blocks the pools hold, as the blocks file shows them. */
+static long pool_blocks(void)
+{
+	return atomic_long_read(&unmapped_state.nr_blocks_total);
 }
 
 static unsigned long pool_free_pages(void)
@@ -123,24 +129,24 @@ static int unmapped_test_init(struct kunit *test)
 	if (!unmapped_alloc_available())
 		kunit_skip(test, "the direct map cannot be changed here");
 	/* Keep free blocks until a test releases them itself. */
-	saved_free_blocks_max = free_blocks_max;
-	saved_partial_free_max = partial_free_max;
-	WRITE_ONCE(free_blocks_max, UINT_MAX);
-	WRITE_ONCE(partial_free_max, ULONG_MAX);
-	flush_work(&release_work);
+	saved_free_blocks_max = unmapped_state.free_blocks_max;
+	saved_partial_free_max = unmapped_state.partial_free_max;
+	WRITE_ONCE(unmapped_state.free_blocks_max, UINT_MAX);
+	WRITE_ONCE(unmapped_state.partial_free_max, ULONG_MAX);
+	flush_work(&unmapped_state.release_work);
 	unmapped_release_all();
-	KUNIT_ASSERT_EQ(test, atomic_long_read(&nr_blocks_total), 0);
+	KUNIT_ASSERT_EQ(test, pool_blocks(), 0);
 	return 0;
 }
 
 static void unmapped_test_exit(struct kunit *test)
 {
 	unmapped_release_all();
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 0);
+	KUNIT_EXPECT_EQ(test, pool_blocks(), 0);
 	KUNIT_EXPECT_EQ(test, pool_pages(), 0);
 	KUNIT_EXPECT_EQ(test, pool_free_pages(), 0);
-	WRITE_ONCE(free_blocks_max, saved_free_blocks_max);
-	WRITE_ONCE(partial_free_max, saved_partial_free_max);
+	WRITE_ONCE(unmapped_state.free_blocks_max, saved_free_blocks_max);
+	WRITE_ONCE(unmapped_state.partial_free_max, saved_partial_free_max);
 }
 
 static void alloc_free_every_order(struct kunit *test)
@@ -182,7 +188,7 @@ static void present_again_after_release(struct kunit *test)
 
 	page = unmapped_alloc(GFP_KERNEL, 0);
 	KUNIT_ASSERT_NOT_NULL(test, page);
-	b = mtree_load(&blocks_by_pfn, page_to_pfn(page));
+	b = mtree_load(&unmapped_state.blocks_by_pfn, page_to_pfn(page));
 	KUNIT_ASSERT_NOT_NULL(test, b);
 	first = block_page(b, 0);
 	nr = block_pages(b);
@@ -217,13 +223,13 @@ static void zero_flag_gives_zeroed_pages(struct kunit *test)
 	/* Every free page of the pool is now dirty... */
 	pages_fill(block, BLOCK_PAGES, 0xa5);
 	unmapped_free(block, BLOCK_ORDER);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 1);
+	KUNIT_EXPECT_EQ(test, pool_blocks(), 1);
 
 	/* ...so a zeroed page must be scrubbed through a private mapping. */
 	scrubbed = vm_event(UNMAPPED_SCRUB);
 	page = unmapped_alloc(GFP_KERNEL | __GFP_ZERO, 2);
 	KUNIT_ASSERT_NOT_NULL(test, page);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 1);
+	KUNIT_EXPECT_EQ(test, pool_blocks(), 1);
 	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_SCRUB) - scrubbed, BLOCK_PAGES);
 	KUNIT_EXPECT_TRUE(test, pages_zero(page, 4));
 	KUNIT_EXPECT_TRUE(test, pages_present(page, 4, false));
@@ -304,13 +310,13 @@ static void shrinker_releases_only_free_blocks(struct kunit *test)
 	block = unmapped_alloc(GFP_KERNEL, BLOCK_ORDER);	/* a second one */
 	KUNIT_ASSERT_NOT_NULL(test, block);
 	unmapped_free(block, BLOCK_ORDER);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 2);
+	KUNIT_EXPECT_EQ(test, pool_blocks(), 2);
 
 	sc.nid = page_to_nid(block);
 	KUNIT_EXPECT_EQ(test, unmapped_shrink_count(NULL, &sc), BLOCK_PAGES);
 	freed = unmapped_shrink_scan(NULL, &sc);
 	KUNIT_EXPECT_EQ(test, freed, BLOCK_PAGES);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 1);
+	KUNIT_EXPECT_EQ(test, pool_blocks(), 1);
 	if (!debug_pagealloc_enabled())
 		KUNIT_EXPECT_TRUE(test, pages_present(block, BLOCK_PAGES, true));
 	KUNIT_EXPECT_TRUE(test, pages_present(page, 1, false));
@@ -389,7 +395,7 @@ static void bad_input_fails_cleanly(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, unmapped_alloc(GFP_HIGHUSER_MOVABLE, 0));
 	KUNIT_EXPECT_NULL(test, unmapped_alloc_node(GFP_KERNEL, 0, MAX_NUMNODES));
 	KUNIT_EXPECT_EQ(test, pool_pages(), pool);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 0);
+	KUNIT_EXPECT_EQ(test, pool_blocks(), 0);
 }
 
 static void nonblocking_uses_only_the_pool(struct kunit *test)
@@ -397,7 +403,7 @@ static void nonblocking_uses_only_the_pool(struct kunit *test)
 	struct page *page;
 
 	KUNIT_EXPECT_NULL(test, unmapped_alloc(GFP_NOWAIT, 0));
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 0);
+	KUNIT_EXPECT_EQ(test, pool_blocks(), 0);
 	KUNIT_ASSERT_EQ(test, unmapped_prefill(1), 1);
 	page = unmapped_alloc(GFP_NOWAIT | __GFP_ZERO, 0);
 	KUNIT_ASSERT_NOT_NULL(test, page);
@@ -547,18 +553,18 @@ static void offline_releases_free_refuses_used(struct kunit *test)
 	unmapped_free(block, BLOCK_ORDER);
 	KUNIT_EXPECT_TRUE(test, PageOffline(block));
 	KUNIT_EXPECT_TRUE(test, PageOffline(block + BLOCK_PAGES - 1));
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 2);
+	KUNIT_EXPECT_EQ(test, pool_blocks(), 2);
 
 	mn.start_pfn = page_to_pfn(block);
 	ret = unmapped_memory_callback(NULL, MEM_GOING_OFFLINE, &mn);
 	KUNIT_EXPECT_EQ(test, notifier_to_errno(ret), 0);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 1);
+	KUNIT_EXPECT_EQ(test, pool_blocks(), 1);
 	KUNIT_EXPECT_FALSE(test, PageOffline(block));
 
 	mn.start_pfn = ALIGN_DOWN(page_to_pfn(used), BLOCK_PAGES);
 	ret = unmapped_memory_callback(NULL, MEM_GOING_OFFLINE, &mn);
 	KUNIT_EXPECT_EQ(test, notifier_to_errno(ret), -EBUSY);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 1);
+	KUNIT_EXPECT_EQ(test, pool_blocks(), 1);
 	unmapped_free(used, 0);
 }
 
@@ -610,7 +616,7 @@ static void hwpoison_free_page_never_handed_out(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, pool_free_pages(), BLOCK_PAGES - 1);
 
 	KUNIT_EXPECT_EQ(test, unmapped_release_all(), BLOCK_PAGES);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 0);
+	KUNIT_EXPECT_EQ(test, pool_blocks(), 0);
 	KUNIT_EXPECT_FALSE(test, kernel_page_present(victim));
 	KUNIT_EXPECT_TRUE(test, PageOffline(victim));
 	if (!debug_pagealloc_enabled())
@@ -633,7 +639,7 @@ static void hwpoison_page_freed_after_failure(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_HWPOISON) - retired, 1);
 	KUNIT_EXPECT_FALSE(test, pool_hands_out(test, victim));
 	unmapped_release_all();
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 0);
+	KUNIT_EXPECT_EQ(test, pool_blocks(), 0);
 	KUNIT_EXPECT_FALSE(test, kernel_page_present(victim));
 }
 #else
@@ -731,13 +737,13 @@ static struct page **alloc_blocks_by_page(struct kunit *test, unsigned int nr)
 		pages[i] = unmapped_alloc(GFP_KERNEL, 0);
 		KUNIT_ASSERT_NOT_NULL(test, pages[i]);
 	}
-	KUNIT_ASSERT_EQ(test, atomic_long_read(&nr_blocks_total), nr);
+	KUNIT_ASSERT_EQ(test, pool_blocks(), nr);
 	return pages;
 }
 
 static struct unmapped_block *block_of(struct page *page)
 {
-	return mtree_load(&blocks_by_pfn, page_to_pfn(page));
+	return mtree_load(&unmapped_state.blocks_by_pfn, page_to_pfn(page));
 }
 
 static void free_pages_of(struct page **pages, unsigned int from,
@@ -780,7 +786,7 @@ static void best_fit_prefers_fullest_block(struct kunit *test)
 static void trim_gives_back_partial_free(struct kunit *test)
 {
 	struct page **pages = alloc_blocks_by_page(test, 1);
-	struct unmapped_pool *pool = pools[page_to_nid(pages[0])];
+	struct unmapped_pool *pool = unmapped_state.pools[page_to_nid(pages[0])];
 	unsigned long trimmed, scrubbed;
 	unsigned int i;
 
@@ -791,7 +797,7 @@ static void trim_gives_back_partial_free(struct kunit *test)
 
 	trimmed = vm_event(UNMAPPED_TRIM);
 	scrubbed = vm_event(UNMAPPED_SCRUB);
-	WRITE_ONCE(partial_free_max, 0);
+	WRITE_ONCE(unmapped_state.partial_free_max, 0);
 	KUNIT_EXPECT_TRUE(test, pool_trim_one(pool));
 	KUNIT_EXPECT_FALSE(test, pool_trim_one(pool));
 	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_TRIM) - trimmed, BLOCK_PAGES - 1);
@@ -839,17 +845,18 @@ static void shrinker_skips_block_it_cannot_release(struct kunit *test)
 	/* A zeroed block that needs no scrub, then the dirty one ahead of it. */
 	KUNIT_ASSERT_EQ(test, unmapped_prefill(1), 1);
 	unmapped_free(page, BLOCK_ORDER);
-	KUNIT_ASSERT_EQ(test, atomic_long_read(&nr_blocks_total), 2);
+	KUNIT_ASSERT_EQ(test, pool_blocks(), 2);
 
 	kunit_activate_static_stub(test, block_zero, block_zero_fails);
 	KUNIT_EXPECT_EQ(test, unmapped_shrink_scan(NULL, &sc), SHRINK_STOP);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 2);
+	KUNIT_EXPECT_EQ(test, pool_blocks(), 2);
 	KUNIT_EXPECT_FALSE(test, dirty->leaving);
-	clean = list_first_entry(&pools[sc.nid]->free, struct unmapped_block, list);
+	clean = list_first_entry(&unmapped_state.pools[sc.nid]->free,
+				 struct unmapped_block, list);
 	KUNIT_EXPECT_PTR_NE(test, clean, dirty);
 	/* The next scan releases the other block. */
 	KUNIT_EXPECT_EQ(test, unmapped_shrink_scan(NULL, &sc), BLOCK_PAGES);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&nr_blocks_total), 1);
+	KUNIT_EXPECT_EQ(test, pool_blocks(), 1);
 	KUNIT_EXPECT_PTR_EQ(test, block_of(page), dirty);
 	kunit_deactivate_static_stub(test, block_zero);
 }
