@@ -99,7 +99,7 @@ static struct unmapped_state {
 	/* Blocks in the pools, and those being created: see block_reserve(). */
 	atomic_long_t nr_blocks_total;
 	/* Operator knobs, see Documentation/admin-guide/mm/unmapped_alloc.rst. */
-	unsigned int free_blocks_max;	/* per node, kept after frees */
+	unsigned long free_blocks_max;	/* per node, kept after frees */
 	unsigned long partial_free_max;	/* per node, pages; then trim */
 	unsigned long max_blocks;	/* all nodes; 0: no limit */
 	/* Releases and trims what the pools hold beyond the knobs. */
@@ -1266,64 +1266,50 @@ static unsigned long unmapped_shrink_scan(struct shrinker *shrinker,
 }
 
 #ifdef CONFIG_SYSFS
-static ssize_t free_blocks_max_show(struct kobject *kobj,
-				    struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%u\n",
-			  READ_ONCE(unmapped_state.free_blocks_max));
+/* A read-write number in unmapped_state, and the most it may be set to. */
+struct unmapped_knob {
+	struct kobj_attribute attr;
+	unsigned long *val;
+	unsigned long max;
+	bool release;		/* a store releases what is then beyond it */
+};
+
+#define UNMAPPED_KNOB(_name, _max, _release) {				\
+	.attr = {							\
+		.attr = { .name = __stringify(_name), .mode = 0644 },	\
+		.show = unmapped_knob_show,				\
+		.store = unmapped_knob_store,				\
+	},								\
+	.val = &unmapped_state._name,					\
+	.max = _max,							\
+	.release = _release,						\
 }
 
-static ssize_t free_blocks_max_store(struct kobject *kobj,
-				     struct kobj_attribute *attr,
-				     const char *buf, size_t count)
+static ssize_t unmapped_knob_show(struct kobject *kobj,
+				  struct kobj_attribute *attr, char *buf)
 {
-	unsigned int val;
-	int err = kstrtouint(buf, 0, &val);
+	struct unmapped_knob *knob =
+		container_of(attr, struct unmapped_knob, attr);
 
-	if (err)
-		return err;
-	WRITE_ONCE(unmapped_state.free_blocks_max, val);
-	schedule_work(&unmapped_state.release_work);
-	return count;
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(*knob->val));
 }
 
-static ssize_t partial_free_max_show(struct kobject *kobj,
-				     struct kobj_attribute *attr, char *buf)
+static ssize_t unmapped_knob_store(struct kobject *kobj,
+				   struct kobj_attribute *attr,
+				   const char *buf, size_t count)
 {
-	return sysfs_emit(buf, "%lu\n",
-			  READ_ONCE(unmapped_state.partial_free_max));
-}
-
-static ssize_t partial_free_max_store(struct kobject *kobj,
-				      struct kobj_attribute *attr,
-				      const char *buf, size_t count)
-{
+	struct unmapped_knob *knob =
+		container_of(attr, struct unmapped_knob, attr);
 	unsigned long val;
 	int err = kstrtoul(buf, 0, &val);
 
 	if (err)
 		return err;
-	WRITE_ONCE(unmapped_state.partial_free_max, val);
-	schedule_work(&unmapped_state.release_work);
-	return count;
-}
-
-static ssize_t max_blocks_show(struct kobject *kobj,
-			       struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%lu\n", READ_ONCE(unmapped_state.max_blocks));
-}
-
-static ssize_t max_blocks_store(struct kobject *kobj,
-				struct kobj_attribute *attr,
-				const char *buf, size_t count)
-{
-	unsigned long val;
-	int err = kstrtoul(buf, 0, &val);
-
-	if (err)
-		return err;
-	WRITE_ONCE(unmapped_state.max_blocks, val);
+	if (val > knob->max)
+		return -ERANGE;
+	WRITE_ONCE(*knob->val, val);
+	if (knob->release)
+		schedule_work(&unmapped_state.release_work);
 	return count;
 }
 
@@ -1360,17 +1346,21 @@ static ssize_t prefill_store(struct kobject *kobj, struct kobj_attribute *attr,
 	return count;
 }
 
-static struct kobj_attribute free_blocks_max_attr = __ATTR_RW(free_blocks_max);
-static struct kobj_attribute partial_free_max_attr = __ATTR_RW(partial_free_max);
-static struct kobj_attribute max_blocks_attr = __ATTR_RW(max_blocks);
+/* free_blocks_max takes what an unsigned int holds, as it always has. */
+static struct unmapped_knob free_blocks_max_knob =
+	UNMAPPED_KNOB(free_blocks_max, UINT_MAX, true);
+static struct unmapped_knob partial_free_max_knob =
+	UNMAPPED_KNOB(partial_free_max, ULONG_MAX, true);
+static struct unmapped_knob max_blocks_knob =
+	UNMAPPED_KNOB(max_blocks, ULONG_MAX, false);
 static struct kobj_attribute blocks_attr = __ATTR_RO(blocks);
 static struct kobj_attribute release_attr = __ATTR_WO(release);
 static struct kobj_attribute prefill_attr = __ATTR_WO(prefill);
 
 static struct attribute *unmapped_attrs[] = {
-	&free_blocks_max_attr.attr,
-	&partial_free_max_attr.attr,
-	&max_blocks_attr.attr,
+	&free_blocks_max_knob.attr.attr,
+	&partial_free_max_knob.attr.attr,
+	&max_blocks_knob.attr.attr,
 	&blocks_attr.attr,
 	&release_attr.attr,
 	&prefill_attr.attr,

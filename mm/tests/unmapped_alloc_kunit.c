@@ -15,7 +15,7 @@
 #include <linux/pseudo_fs.h>
 #include <linux/random.h>
 
-static unsigned int saved_free_blocks_max;
+static unsigned long saved_free_blocks_max;
 static unsigned long saved_partial_free_max;
 
 static unsigned long vm_event(enum vm_event_item item)
