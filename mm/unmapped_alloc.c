@@ -89,14 +89,14 @@ struct unmapped_pool {
 	unsigned long nr_partial_free;	/* free pages in partly used blocks */
 };
 
-static void release_excess_blocks(struct work_struct *work);
+static void unmapped_release_excess_blocks(struct work_struct *work);
 
 /* The allocator's state, for all nodes. */
 static struct unmapped_state {
 	struct unmapped_pool *pools[MAX_NUMNODES];	/* per node, set at boot */
 	/* Which block a page belongs to, for frees: pfn range -> block. */
 	struct maple_tree blocks_by_pfn;
-	/* Blocks in the pools, and those being created: see block_reserve(). */
+	/* Blocks in the pools or being created (unmapped_block_reserve()). */
 	atomic_long_t nr_blocks_total;
 	/* Operator knobs, see Documentation/admin-guide/mm/unmapped_alloc.rst. */
 	unsigned long free_blocks_max;	/* per node, kept after frees */
@@ -110,7 +110,7 @@ static struct unmapped_state {
 	.free_blocks_max = 8,
 	.partial_free_max = 4096,
 	.release_work = __WORK_INITIALIZER(unmapped_state.release_work,
-					   release_excess_blocks),
+					   unmapped_release_excess_blocks),
 };
 
 /*
@@ -120,29 +120,32 @@ static struct unmapped_state {
  */
 static bool pools_ready __ro_after_init;
 
-static unsigned int block_pages(const struct unmapped_block *b)
+static unsigned int unmapped_block_pages(const struct unmapped_block *b)
 {
 	return 1U << b->order;
 }
 
-static struct page *block_page(const struct unmapped_block *b, unsigned int i)
+static struct page *unmapped_block_page(const struct unmapped_block *b,
+					unsigned int i)
 {
 	return pfn_to_page(b->pfn + i);
 }
 
 /* No page is in use: the block can be released. */
-static bool block_all_free(const struct unmapped_block *b)
+static bool unmapped_block_all_free(const struct unmapped_block *b)
 {
-	return b->nr_free + b->nr_poisoned + b->nr_returned == block_pages(b);
+	return b->nr_free + b->nr_poisoned + b->nr_returned ==
+	       unmapped_block_pages(b);
 }
 
 /* Take @b off its pool's lists before changing its free pages... */
-static void pool_unlink(struct unmapped_pool *pool, struct unmapped_block *b)
+static void unmapped_pool_unlink(struct unmapped_pool *pool,
+				 struct unmapped_block *b)
 {
 	lockdep_assert_held(&pool->lock);
 	if (list_empty(&b->list))
 		return;
-	if (block_all_free(b))
+	if (unmapped_block_all_free(b))
 		pool->nr_free_blocks--;
 	else
 		pool->nr_partial_free -= b->nr_free;
@@ -150,10 +153,11 @@ static void pool_unlink(struct unmapped_pool *pool, struct unmapped_block *b)
 }
 
 /* ...and put it back on the list that matches them afterwards. */
-static void pool_link(struct unmapped_pool *pool, struct unmapped_block *b)
+static void unmapped_pool_link(struct unmapped_pool *pool,
+			       struct unmapped_block *b)
 {
 	lockdep_assert_held(&pool->lock);
-	if (block_all_free(b)) {
+	if (unmapped_block_all_free(b)) {
 		list_add(&b->list, &pool->free);
 		pool->nr_free_blocks++;
 	} else if (b->nr_free) {
@@ -168,15 +172,17 @@ static void pool_link(struct unmapped_pool *pool, struct unmapped_block *b)
  * or mapped again. The caller owns @b or holds its pool's lock, with @b
  * off the pool's lists. Returns how many pages it took.
  */
-static unsigned int block_retire_hwpoison(struct unmapped_block *b,
-					  unsigned int start, unsigned int nr)
+static unsigned int unmapped_block_retire_hwpoison(struct unmapped_block *b,
+						   unsigned int start,
+						   unsigned int nr)
 {
 	unsigned int i, n = 0;
 
 	if (!IS_ENABLED(CONFIG_MEMORY_FAILURE))
 		return 0;
 	for (i = start; i < start + nr; i++) {
-		if (test_bit(i, b->used) || !PageHWPoison(block_page(b, i)))
+		if (test_bit(i, b->used) ||
+		    !PageHWPoison(unmapped_block_page(b, i)))
 			continue;
 		if (test_bit(i, b->zeroed))
 			b->nr_zeroed--;
@@ -195,8 +201,8 @@ static unsigned int block_retire_hwpoison(struct unmapped_block *b,
 	return n;
 }
 
-static bool range_all_set(const unsigned long *map, unsigned int start,
-			  unsigned int nr)
+static bool unmapped_range_all_set(const unsigned long *map, unsigned int start,
+				   unsigned int nr)
 {
 	return find_next_zero_bit(map, start + nr, start) >= start + nr;
 }
@@ -205,10 +211,10 @@ static bool range_all_set(const unsigned long *map, unsigned int start,
  * The first naturally aligned run of 2^@order free pages in @b, or -1.
  * With @want_zero, only a run of pages known to be zero.
  */
-static int block_find(struct unmapped_block *b, unsigned int order,
-		      bool want_zero)
+static int unmapped_block_find(struct unmapped_block *b, unsigned int order,
+			       bool want_zero)
 {
-	unsigned int n = block_pages(b), nr = 1U << order, i;
+	unsigned int n = unmapped_block_pages(b), nr = 1U << order, i;
 
 	if (b->nr_free < nr || (want_zero && b->nr_zeroed < nr))
 		return -1;
@@ -221,7 +227,7 @@ static int block_find(struct unmapped_block *b, unsigned int order,
 		return i < n ? i : -1;
 	}
 	for (i = 0; i < n; i += nr)
-		if (range_all_set(b->zeroed, i, nr))
+		if (unmapped_range_all_set(b->zeroed, i, nr))
 			return i;
 	return -1;
 }
@@ -232,7 +238,7 @@ static int block_find(struct unmapped_block *b, unsigned int order,
  * guest's stale data never lands in one, and /proc/kcore reads them as
  * zeroes.
  */
-static void pages_set_offline(struct page *page, unsigned int nr)
+static void unmapped_pages_set_offline(struct page *page, unsigned int nr)
 {
 	unsigned int i;
 
@@ -243,7 +249,7 @@ static void pages_set_offline(struct page *page, unsigned int nr)
 	}
 }
 
-static void pages_clear_offline(struct page *page, unsigned int nr)
+static void unmapped_pages_clear_offline(struct page *page, unsigned int nr)
 {
 	unsigned int i;
 
@@ -252,10 +258,10 @@ static void pages_clear_offline(struct page *page, unsigned int nr)
 }
 
 /* Mark pages [@start, @start + @nr) of @b used. */
-static void block_take(struct unmapped_block *b, unsigned int start,
-		       unsigned int nr)
+static void unmapped_block_take(struct unmapped_block *b, unsigned int start,
+				unsigned int nr)
 {
-	pages_clear_offline(block_page(b, start), nr);
+	unmapped_pages_clear_offline(unmapped_block_page(b, start), nr);
 	b->nr_zeroed -= bitmap_weight_from(b->zeroed, start, start + nr);
 	b->nr_free -= nr;
 	bitmap_set(b->used, start, nr);
@@ -264,7 +270,7 @@ static void block_take(struct unmapped_block *b, unsigned int start,
 }
 
 /* @pool's lists in the order allocations try them: fullest blocks first. */
-static struct list_head *pool_list(struct unmapped_pool *pool, int i)
+static struct list_head *unmapped_pool_list(struct unmapped_pool *pool, int i)
 {
 	return i < PARTIAL_LISTS ? &pool->partial[i] : &pool->free;
 }
@@ -274,8 +280,8 @@ static struct list_head *pool_list(struct unmapped_pool *pool, int i)
  * Partly used blocks go first, the fullest first, so that free blocks stay
  * whole for release and partly used ones fill up.
  */
-static struct page *pool_take(struct unmapped_pool *pool, unsigned int order,
-			      bool want_zero)
+static struct page *unmapped_pool_take(struct unmapped_pool *pool,
+				       unsigned int order, bool want_zero)
 {
 	struct unmapped_block *b;
 	struct page *page = NULL;
@@ -286,19 +292,19 @@ static struct page *pool_take(struct unmapped_pool *pool, unsigned int order,
 retry:
 	/* A block on a list below 2^@order has fewer pages free than that. */
 	for (i = min(order, PARTIAL_LISTS); i <= PARTIAL_LISTS && !page; i++) {
-		list_for_each_entry(b, pool_list(pool, i), list) {
-			start = block_find(b, order, want_zero);
+		list_for_each_entry(b, unmapped_pool_list(pool, i), list) {
+			start = unmapped_block_find(b, order, want_zero);
 			if (start < 0)
 				continue;
-			pool_unlink(pool, b);
+			unmapped_pool_unlink(pool, b);
 			/* Poisoned since it was freed: retire it, look again. */
-			if (block_retire_hwpoison(b, start, 1U << order)) {
-				pool_link(pool, b);
+			if (unmapped_block_retire_hwpoison(b, start, 1U << order)) {
+				unmapped_pool_link(pool, b);
 				goto retry;
 			}
-			block_take(b, start, 1U << order);
-			pool_link(pool, b);
-			page = block_page(b, start);
+			unmapped_block_take(b, start, 1U << order);
+			unmapped_pool_link(pool, b);
+			page = unmapped_block_page(b, start);
 			break;
 		}
 	}
@@ -314,7 +320,7 @@ retry:
  * mapping's TLB entries are flushed before returning, so no alias to pages
  * that will hold a user's data outlives this call.
  */
-static int zero_unmapped_pages(struct page **pages, unsigned int nr)
+static int unmapped_zero_pages(struct page **pages, unsigned int nr)
 {
 	unsigned int i;
 	void *addr;
@@ -332,21 +338,21 @@ static int zero_unmapped_pages(struct page **pages, unsigned int nr)
 }
 
 /* Zero the pages of @b whose bits are set in @todo; false on failure. */
-static bool block_zero(struct unmapped_block *b, const unsigned long *todo,
-		       unsigned int nr)
+static bool unmapped_block_zero(struct unmapped_block *b,
+				const unsigned long *todo, unsigned int nr)
 {
 	struct page **pages;
 	unsigned int i, j = 0;
 	int err;
 
 	/* Its failure path is what the release and trim tests stub in. */
-	KUNIT_STATIC_STUB_REDIRECT(block_zero, b, todo, nr);
+	KUNIT_STATIC_STUB_REDIRECT(unmapped_block_zero, b, todo, nr);
 	pages = kmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
 	if (!pages)
 		return false;
-	for_each_set_bit(i, todo, block_pages(b))
-		pages[j++] = block_page(b, i);
-	err = zero_unmapped_pages(pages, nr);
+	for_each_set_bit(i, todo, unmapped_block_pages(b))
+		pages[j++] = unmapped_block_page(b, i);
+	err = unmapped_zero_pages(pages, nr);
 	kfree(pages);
 	return !err;
 }
@@ -356,7 +362,7 @@ static bool block_zero(struct unmapped_block *b, const unsigned long *todo,
  * are any. They are marked used while the lock is dropped, so that nobody
  * takes them and the block cannot be released meanwhile.
  */
-static bool pool_scrub_one(struct unmapped_pool *pool)
+static bool unmapped_pool_scrub_one(struct unmapped_pool *pool)
 {
 	struct unmapped_block *b, *found = NULL;
 	DECLARE_BITMAP(todo, BLOCK_PAGES);
@@ -367,23 +373,23 @@ static bool pool_scrub_one(struct unmapped_pool *pool)
 
 	spin_lock_irqsave(&pool->lock, flags);
 	for (i = 0; i <= PARTIAL_LISTS && !found; i++)
-		list_for_each_entry(b, pool_list(pool, i), list)
+		list_for_each_entry(b, unmapped_pool_list(pool, i), list)
 			if (b->nr_free > b->nr_zeroed) {
 				found = b;
 				break;
 			}
 	if (found) {
 		b = found;
-		n = block_pages(b);
-		pool_unlink(pool, b);
+		n = unmapped_block_pages(b);
+		unmapped_pool_unlink(pool, b);
 		/* A poisoned page must not be touched, not even to zero it. */
-		block_retire_hwpoison(b, 0, n);
+		unmapped_block_retire_hwpoison(b, 0, n);
 		bitmap_or(todo, b->used, b->zeroed, n);
 		bitmap_complement(todo, todo, n);
 		nr = bitmap_weight(todo, n);
 		bitmap_or(b->used, b->used, todo, n);
 		b->nr_free -= nr;
-		pool_link(pool, b);
+		unmapped_pool_link(pool, b);
 	}
 	spin_unlock_irqrestore(&pool->lock, flags);
 	if (!found)
@@ -392,10 +398,10 @@ static bool pool_scrub_one(struct unmapped_pool *pool)
 	if (!nr)
 		return true;
 
-	ok = block_zero(b, todo, nr);
+	ok = unmapped_block_zero(b, todo, nr);
 
 	spin_lock_irqsave(&pool->lock, flags);
-	pool_unlink(pool, b);
+	unmapped_pool_unlink(pool, b);
 	bitmap_andnot(b->used, b->used, todo, n);
 	if (ok) {
 		bitmap_or(b->zeroed, b->zeroed, todo, n);
@@ -403,12 +409,12 @@ static bool pool_scrub_one(struct unmapped_pool *pool)
 		b->nr_zeroed += nr;
 	}
 	b->nr_free += nr;
-	pool_link(pool, b);
+	unmapped_pool_link(pool, b);
 	spin_unlock_irqrestore(&pool->lock, flags);
 	return ok;
 }
 
-static void free_block_pages(struct page *page, unsigned int order)
+static void unmapped_free_block_pages(struct page *page, unsigned int order)
 {
 	unsigned int i;
 
@@ -424,7 +430,7 @@ static void free_block_pages(struct page *page, unsigned int order)
  * the count never goes past the cap even for a moment: the blocks file
  * shows it.
  */
-static bool block_reserve(void)
+static bool unmapped_block_reserve(void)
 {
 	unsigned long cap = READ_ONCE(unmapped_state.max_blocks);
 	long n = atomic_long_read(&unmapped_state.nr_blocks_total);
@@ -442,15 +448,15 @@ static bool block_reserve(void)
  * TLB: the caller flushes once for all the blocks it creates. Falls back to
  * smaller blocks, down to @min_order, only when no PMD-sized one is free.
  */
-static struct unmapped_block *block_create(int nid, gfp_t gfp,
-					   unsigned int min_order)
+static struct unmapped_block *unmapped_block_create(int nid, gfp_t gfp,
+						    unsigned int min_order)
 {
 	gfp_t bgfp = (gfp & ~(__GFP_COMP | __GFP_ACCOUNT)) | __GFP_NOWARN;
 	struct unmapped_block *b;
 	unsigned int order, i;
 	struct page *page;
 
-	if (!block_reserve())
+	if (!unmapped_block_reserve())
 		return NULL;
 
 	b = kzalloc_node(sizeof(*b), GFP_KERNEL, nid);
@@ -470,35 +476,37 @@ static struct unmapped_block *block_create(int nid, gfp_t gfp,
 	b->pfn = page_to_pfn(page);
 	b->order = order;
 	b->nid = page_to_nid(page);
-	b->nr_free = block_pages(b);
+	b->nr_free = unmapped_block_pages(b);
 	INIT_LIST_HEAD(&b->list);
 	if (gfp & __GFP_ZERO) {
-		bitmap_set(b->zeroed, 0, block_pages(b));
-		b->nr_zeroed = block_pages(b);
+		bitmap_set(b->zeroed, 0, unmapped_block_pages(b));
+		b->nr_zeroed = unmapped_block_pages(b);
 	}
 
 	/* Pool pages are frozen order-0 pages, like free pages in the buddy. */
 	split_page(page, order);
-	for (i = 0; i < block_pages(b); i++)
+	for (i = 0; i < unmapped_block_pages(b); i++)
 		set_page_count(page + i, 0);
 
 	if (mtree_store_range(&unmapped_state.blocks_by_pfn, b->pfn,
-			      b->pfn + block_pages(b) - 1, b, GFP_KERNEL))
+			      b->pfn + unmapped_block_pages(b) - 1, b,
+			      GFP_KERNEL))
 		goto free_pages;
 	/* A whole, aligned PMD range: the PMD entry flips, nothing splits. */
-	if (set_direct_map_valid_noflush(page, block_pages(b), false)) {
-		set_direct_map_valid_noflush(page, block_pages(b), true);
+	if (set_direct_map_valid_noflush(page, unmapped_block_pages(b), false)) {
+		set_direct_map_valid_noflush(page, unmapped_block_pages(b), true);
 		mtree_erase(&unmapped_state.blocks_by_pfn, b->pfn);
 		goto free_pages;
 	}
 
-	pages_set_offline(page, block_pages(b));
-	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_POOL, block_pages(b));
+	unmapped_pages_set_offline(page, unmapped_block_pages(b));
+	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_POOL,
+			    unmapped_block_pages(b));
 	count_vm_event(UNMAPPED_REFILL);
 	return b;
 
 free_pages:
-	free_block_pages(page, order);
+	unmapped_free_block_pages(page, order);
 free_desc:
 	/* It may have been in blocks_by_pfn, which is read under RCU. */
 	kfree_rcu(b, rcu);
@@ -512,8 +520,8 @@ unreserve:
  * for the caller in the same critical section: once the lock is dropped, a
  * fully free block may be released (and freed) at any time.
  */
-static struct page *pool_add_block(struct unmapped_block *b, int order,
-				   bool want_zero)
+static struct page *unmapped_pool_add_block(struct unmapped_block *b, int order,
+					    bool want_zero)
 {
 	struct unmapped_pool *pool = unmapped_state.pools[b->nid];
 	struct page *page = NULL;
@@ -522,19 +530,19 @@ static struct page *pool_add_block(struct unmapped_block *b, int order,
 
 	spin_lock_irqsave(&pool->lock, flags);
 	if (order >= 0)
-		start = block_find(b, order, want_zero);
+		start = unmapped_block_find(b, order, want_zero);
 	if (start >= 0) {
-		block_take(b, start, 1U << order);
-		page = block_page(b, start);
+		unmapped_block_take(b, start, 1U << order);
+		page = unmapped_block_page(b, start);
 	}
 	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_FREE, b->nr_free);
 	pool->nr_blocks++;
-	pool_link(pool, b);
+	unmapped_pool_link(pool, b);
 	spin_unlock_irqrestore(&pool->lock, flags);
 	return page;
 }
 
-static void flush_after_unmap(void)
+static void unmapped_flush_after_unmap(void)
 {
 	flush_tlb_all();
 	count_vm_event(UNMAPPED_TLB_FLUSH);
@@ -549,19 +557,19 @@ static void flush_after_unmap(void)
  * Mapping single pages splits the block's PMD, which only a memory
  * failure or trimming makes necessary (and trimming has done already).
  */
-static void block_give_back(struct unmapped_block *b)
+static void unmapped_block_give_back(struct unmapped_block *b)
 {
-	struct page *page = block_page(b, 0);
+	struct page *page = unmapped_block_page(b, 0);
 	unsigned int i;
 
 	if (!b->nr_poisoned && !b->nr_returned) {
-		pages_clear_offline(page, block_pages(b));
+		unmapped_pages_clear_offline(page, unmapped_block_pages(b));
 		/* Making entries present needs no TLB flush. */
-		set_direct_map_valid_noflush(page, block_pages(b), true);
-		free_block_pages(page, b->order);
+		set_direct_map_valid_noflush(page, unmapped_block_pages(b), true);
+		unmapped_free_block_pages(page, b->order);
 		return;
 	}
-	for (i = 0; i < block_pages(b); i++) {
+	for (i = 0; i < unmapped_block_pages(b); i++) {
 		if (test_bit(i, b->poisoned) || test_bit(i, b->returned))
 			continue;
 		/* Without a page table to split into, the page stays unmapped. */
@@ -570,17 +578,17 @@ static void block_give_back(struct unmapped_block *b)
 					    b->pfn + i);
 			continue;
 		}
-		pages_clear_offline(page + i, 1);
-		free_block_pages(page + i, 0);
+		unmapped_pages_clear_offline(page + i, 1);
+		unmapped_free_block_pages(page + i, 0);
 	}
 }
 
 /* Take @b out of blocks_by_pfn: one range per run of pages not trimmed. */
-static void block_forget(struct unmapped_block *b)
+static void unmapped_block_forget(struct unmapped_block *b)
 {
 	unsigned int start, end;
 
-	for_each_clear_bitrange(start, end, b->returned, block_pages(b))
+	for_each_clear_bitrange(start, end, b->returned, unmapped_block_pages(b))
 		mtree_erase(&unmapped_state.blocks_by_pfn, b->pfn + start);
 }
 
@@ -590,32 +598,33 @@ static void block_forget(struct unmapped_block *b)
  * alone. Returns false, with the block back in the pool, if the scrub
  * could not map the pages it had to zero.
  */
-static bool block_release(struct unmapped_pool *pool, struct unmapped_block *b)
+static bool unmapped_block_release(struct unmapped_pool *pool,
+				   struct unmapped_block *b)
 {
-	unsigned int nr = block_pages(b), dirty;
+	unsigned int nr = unmapped_block_pages(b), dirty;
 	unsigned long flags;
 
 	/* Memory failure may have marked pages since they were freed. */
-	block_retire_hwpoison(b, 0, nr);
+	unmapped_block_retire_hwpoison(b, 0, nr);
 	dirty = bitmap_weight(b->dirty, nr);
-	if (dirty && !block_zero(b, b->dirty, dirty)) {
+	if (dirty && !unmapped_block_zero(b, b->dirty, dirty)) {
 		spin_lock_irqsave(&pool->lock, flags);
 		b->leaving = false;
 		pool->nr_blocks++;
-		pool_link(pool, b);
+		unmapped_pool_link(pool, b);
 		/* The next release tries the other blocks first. */
 		list_move_tail(&b->list, &pool->free);
 		spin_unlock_irqrestore(&pool->lock, flags);
 		return false;
 	}
-	block_forget(b);
+	unmapped_block_forget(b);
 	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_POOL,
 			    -(long)(nr - b->nr_returned));
 	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_FREE,
 			    -(long)b->nr_free);
 	atomic_long_dec(&unmapped_state.nr_blocks_total);
 	count_vm_event(UNMAPPED_RELEASE);
-	block_give_back(b);
+	unmapped_block_give_back(b);
 	/* unmapped_take_page_off_pool() may still look at it. */
 	kfree_rcu(b, rcu);
 	return true;
@@ -626,8 +635,9 @@ static bool block_release(struct unmapped_pool *pool, struct unmapped_block *b)
  * at most. Returns the number of pages released: a block that could not
  * be released does not count.
  */
-static unsigned long pool_release(struct unmapped_pool *pool,
-				  unsigned long keep, unsigned long max_pages)
+static unsigned long unmapped_pool_release(struct unmapped_pool *pool,
+					   unsigned long keep,
+					   unsigned long max_pages)
 {
 	struct unmapped_block *b, *tmp;
 	unsigned long flags, taken = 0, released = 0, nr;
@@ -636,19 +646,19 @@ static unsigned long pool_release(struct unmapped_pool *pool,
 	spin_lock_irqsave(&pool->lock, flags);
 	while (pool->nr_free_blocks > keep && taken < max_pages) {
 		b = list_first_entry(&pool->free, struct unmapped_block, list);
-		pool_unlink(pool, b);
+		unmapped_pool_unlink(pool, b);
 		b->leaving = true;
 		pool->nr_blocks--;
 		list_add_tail(&b->list, &victims);
-		taken += block_pages(b);
+		taken += unmapped_block_pages(b);
 	}
 	spin_unlock_irqrestore(&pool->lock, flags);
 
 	list_for_each_entry_safe(b, tmp, &victims, list) {
 		/* Trimmed pages went back before: count what goes back now. */
-		nr = block_pages(b) - b->nr_returned;
+		nr = unmapped_block_pages(b) - b->nr_returned;
 		list_del_init(&b->list);
-		if (block_release(pool, b))
+		if (unmapped_block_release(pool, b))
 			released += nr;
 	}
 	return released;
@@ -661,7 +671,8 @@ static unsigned long pool_release(struct unmapped_pool *pool,
  * The partly used block of @pool to trim next, the emptiest, if free pages
  * in partly used blocks are over partial_free_max and one has enough.
  */
-static struct unmapped_block *pool_trim_victim(struct unmapped_pool *pool)
+static struct unmapped_block *
+unmapped_pool_trim_victim(struct unmapped_pool *pool)
 {
 	struct unmapped_block *b;
 	int i;
@@ -685,10 +696,11 @@ static struct unmapped_block *pool_trim_victim(struct unmapped_pool *pool)
  * of not holding memory that nobody is charged for. Clears from @todo the
  * pages it has to keep.
  */
-static void block_trim_pages(struct unmapped_block *b, unsigned long *todo)
+static void unmapped_block_trim_pages(struct unmapped_block *b,
+				      unsigned long *todo)
 {
-	unsigned int n = block_pages(b), first = find_first_bit(todo, n);
-	struct page *page = block_page(b, 0);
+	unsigned int n = unmapped_block_pages(b), first = find_first_bit(todo, n);
+	struct page *page = unmapped_block_page(b, 0);
 	unsigned long addr = (unsigned long)page_address(page + first);
 	unsigned int start, end, i;
 
@@ -716,8 +728,8 @@ static void block_trim_pages(struct unmapped_block *b, unsigned long *todo)
 					    b->pfn + i);
 			continue;
 		}
-		pages_clear_offline(page + i, 1);
-		free_block_pages(page + i, 0);
+		unmapped_pages_clear_offline(page + i, 1);
+		unmapped_free_block_pages(page + i, 0);
 	}
 }
 
@@ -727,7 +739,7 @@ static void block_trim_pages(struct unmapped_block *b, unsigned long *todo)
  * more than partial_free_max of them, give those of its emptiest block to
  * the page allocator. Returns false if there was nothing to trim.
  */
-static bool pool_trim_one(struct unmapped_pool *pool)
+static bool unmapped_pool_trim_one(struct unmapped_pool *pool)
 {
 	DECLARE_BITMAP(taken, BLOCK_PAGES);
 	DECLARE_BITMAP(given, BLOCK_PAGES);
@@ -738,15 +750,15 @@ static bool pool_trim_one(struct unmapped_pool *pool)
 	unsigned long flags;
 
 	spin_lock_irqsave(&pool->lock, flags);
-	b = pool_trim_victim(pool);
+	b = unmapped_pool_trim_victim(pool);
 	if (!b) {
 		spin_unlock_irqrestore(&pool->lock, flags);
 		return false;
 	}
-	n = block_pages(b);
-	pool_unlink(pool, b);
+	n = unmapped_block_pages(b);
+	unmapped_pool_unlink(pool, b);
 	/* A poisoned page must not be touched, not even to zero it. */
-	block_retire_hwpoison(b, 0, n);
+	unmapped_block_retire_hwpoison(b, 0, n);
 	/* Marked used, the free pages are ours while the lock is dropped. */
 	bitmap_complement(taken, b->used, n);
 	bitmap_copy(dirty, b->dirty, n);
@@ -757,21 +769,21 @@ static bool pool_trim_one(struct unmapped_pool *pool)
 	bitmap_zero(b->zeroed, n);
 	b->nr_zeroed = 0;
 	b->nr_free -= nr;
-	pool_link(pool, b);
+	unmapped_pool_link(pool, b);
 	spin_unlock_irqrestore(&pool->lock, flags);
 	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_FREE, -(long)nr);
 
 	/* What users wrote is scrubbed before the page allocator sees it. */
 	bitmap_copy(given, taken, n);
 	nr_dirty = bitmap_weight(dirty, n);
-	if (nr && (!nr_dirty || block_zero(b, dirty, nr_dirty)))
-		block_trim_pages(b, given);
+	if (nr && (!nr_dirty || unmapped_block_zero(b, dirty, nr_dirty)))
+		unmapped_block_trim_pages(b, given);
 	else
 		bitmap_zero(given, n);
 	nr_given = bitmap_weight(given, n);
 
 	spin_lock_irqsave(&pool->lock, flags);
-	pool_unlink(pool, b);
+	unmapped_pool_unlink(pool, b);
 	/* The pages kept go back as they were: dirty ones may be zero now. */
 	bitmap_andnot(taken, taken, given, n);
 	bitmap_andnot(b->used, b->used, taken, n);
@@ -783,7 +795,7 @@ static bool pool_trim_one(struct unmapped_pool *pool)
 	bitmap_or(b->returned, b->returned, given, n);
 	b->nr_returned += nr_given;
 	b->nr_free += nr - nr_given;
-	pool_link(pool, b);
+	unmapped_pool_link(pool, b);
 	spin_unlock_irqrestore(&pool->lock, flags);
 
 	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_FREE, nr - nr_given);
@@ -792,7 +804,7 @@ static bool pool_trim_one(struct unmapped_pool *pool)
 	return nr_given > 0;
 }
 
-static void release_excess_blocks(struct work_struct *work)
+static void unmapped_release_excess_blocks(struct work_struct *work)
 {
 	struct unmapped_pool *pool;
 	int nid;
@@ -801,9 +813,10 @@ static void release_excess_blocks(struct work_struct *work)
 		pool = unmapped_state.pools[nid];
 		if (!pool)
 			continue;
-		pool_release(pool, READ_ONCE(unmapped_state.free_blocks_max),
-			     ULONG_MAX);
-		while (pool_trim_one(pool))
+		unmapped_pool_release(pool,
+				      READ_ONCE(unmapped_state.free_blocks_max),
+				      ULONG_MAX);
+		while (unmapped_pool_trim_one(pool))
 			cond_resched();
 	}
 }
@@ -814,7 +827,8 @@ static bool unmapped_gfp_ok(gfp_t gfp, unsigned int order)
 	       !(gfp & UNMAPPED_GFP_REFUSED);
 }
 
-static void prep_handout(struct page *page, unsigned int order, gfp_t gfp)
+static void unmapped_prep_handout(struct page *page, unsigned int order,
+				  gfp_t gfp)
 {
 	unsigned int i;
 
@@ -835,7 +849,7 @@ static void prep_handout(struct page *page, unsigned int order, gfp_t gfp)
  * The node the calling task's memory policy prefers, and in @allowed the
  * nodes its policy (MPOL_BIND) lets it fall back to.
  */
-static int policy_node_of_current(gfp_t gfp, nodemask_t *allowed)
+static int unmapped_policy_node_of_current(gfp_t gfp, nodemask_t *allowed)
 {
 	int nid;
 
@@ -849,7 +863,8 @@ static int policy_node_of_current(gfp_t gfp, nodemask_t *allowed)
 	return nid == NUMA_NO_NODE ? numa_mem_id() : nid;
 }
 
-static struct page *alloc_from_node(int nid, gfp_t gfp, unsigned int order)
+static struct page *unmapped_alloc_from_node(int nid, gfp_t gfp,
+					     unsigned int order)
 {
 	bool want_zero = gfp & __GFP_ZERO, blocking = gfpflags_allow_blocking(gfp);
 	struct unmapped_pool *pool = unmapped_state.pools[nid];
@@ -857,21 +872,21 @@ static struct page *alloc_from_node(int nid, gfp_t gfp, unsigned int order)
 	struct page *page;
 
 	do {
-		page = pool_take(pool, order, want_zero);
+		page = unmapped_pool_take(pool, order, want_zero);
 		if (page)
 			return page;
 		/* Zeroing means mapping pages elsewhere: only if we may sleep. */
-	} while (want_zero && blocking && pool_scrub_one(pool));
+	} while (want_zero && blocking && unmapped_pool_scrub_one(pool));
 
 	if (!blocking)
 		return NULL;
 	/* The caller picks the nodes: a pool refills from its own. */
-	b = block_create(nid, gfp | __GFP_THISNODE, order);
+	b = unmapped_block_create(nid, gfp | __GFP_THISNODE, order);
 	if (!b)
 		return NULL;
-	flush_after_unmap();
-	page = pool_add_block(b, order, want_zero);
-	return page ?: pool_take(pool, order, want_zero);
+	unmapped_flush_after_unmap();
+	page = unmapped_pool_add_block(b, order, want_zero);
+	return page ?: unmapped_pool_take(pool, order, want_zero);
 }
 
 /**
@@ -889,8 +904,8 @@ EXPORT_SYMBOL_GPL(unmapped_alloc_available);
  * Allocate from @nid, or if that fails and @gfp allows, from another node
  * of @allowed that the calling task's cpuset allows.
  */
-static struct page *alloc_from_nodes(gfp_t gfp, unsigned int order, int nid,
-				     nodemask_t *allowed)
+static struct page *unmapped_alloc_from_nodes(gfp_t gfp, unsigned int order,
+					      int nid, nodemask_t *allowed)
 {
 	struct page *page = NULL;
 	int n;
@@ -903,13 +918,13 @@ static struct page *alloc_from_nodes(gfp_t gfp, unsigned int order, int nid,
 		nodes_and(*allowed, *allowed, cpuset_current_mems_allowed);
 
 	if (node_isset(nid, *allowed) || (gfp & __GFP_THISNODE))
-		page = alloc_from_node(nid, gfp, order);
+		page = unmapped_alloc_from_node(nid, gfp, order);
 	if (!page && !(gfp & __GFP_THISNODE)) {
 		for_each_node_mask(n, *allowed) {
 			if (n == nid || !unmapped_state.pools[n] ||
 			    !node_state(n, N_MEMORY))
 				continue;
-			page = alloc_from_node(n, gfp, order);
+			page = unmapped_alloc_from_node(n, gfp, order);
 			if (page)
 				break;
 		}
@@ -917,7 +932,7 @@ static struct page *alloc_from_nodes(gfp_t gfp, unsigned int order, int nid,
 	if (!page)
 		return NULL;
 
-	prep_handout(page, order, gfp);
+	unmapped_prep_handout(page, order, gfp);
 	if ((gfp & __GFP_ACCOUNT) && memcg_kmem_charge_page(page, gfp, order)) {
 		unmapped_free(page, order);
 		return NULL;
@@ -950,10 +965,10 @@ struct page *unmapped_alloc_node(gfp_t gfp, unsigned int order, int nid)
 	nodemask_t allowed;
 
 	if (nid == NUMA_NO_NODE)
-		nid = policy_node_of_current(gfp, &allowed);
+		nid = unmapped_policy_node_of_current(gfp, &allowed);
 	else
 		nodes_setall(allowed);
-	return alloc_from_nodes(gfp, order, nid, &allowed);
+	return unmapped_alloc_from_nodes(gfp, order, nid, &allowed);
 }
 EXPORT_SYMBOL_GPL(unmapped_alloc_node);
 
@@ -997,7 +1012,7 @@ struct folio *unmapped_folio_alloc_mpol(gfp_t gfp, unsigned int order,
 	nid = mpol_node(pol, gfp, ilx, &allowed);
 	if (nid == NUMA_NO_NODE)
 		nid = numa_mem_id();
-	page = alloc_from_nodes(gfp | __GFP_COMP, order, nid, &allowed);
+	page = unmapped_alloc_from_nodes(gfp | __GFP_COMP, order, nid, &allowed);
 	return page ? page_rmappable_folio(page) : NULL;
 }
 EXPORT_SYMBOL_GPL(unmapped_folio_alloc_mpol);
@@ -1033,23 +1048,23 @@ void unmapped_free_prepared(struct page *page, unsigned int order)
 	/* @b stays while one of its pages is in use: this one. */
 	b = mtree_load(&unmapped_state.blocks_by_pfn, pfn);
 	/* Never give an unmapped page to the buddy: leak it instead. */
-	if (WARN_ON_ONCE(!b || pfn + nr > b->pfn + block_pages(b)))
+	if (WARN_ON_ONCE(!b || pfn + nr > b->pfn + unmapped_block_pages(b)))
 		return;
 	start = pfn - b->pfn;
 	nid = b->nid;
 	pool = unmapped_state.pools[nid];
 
-	pages_set_offline(page, nr);
+	unmapped_pages_set_offline(page, nr);
 	spin_lock_irqsave(&pool->lock, flags);
-	VM_WARN_ON_ONCE(!range_all_set(b->used, start, nr));
-	pool_unlink(pool, b);
+	VM_WARN_ON_ONCE(!unmapped_range_all_set(b->used, start, nr));
+	unmapped_pool_unlink(pool, b);
 	bitmap_clear(b->used, start, nr);
 	bitmap_set(b->dirty, start, nr);
 	b->nr_free += nr;
 	mod_node_page_state(NODE_DATA(nid), NR_UNMAPPED_FREE, nr);
 	/* A page poisoned while in use comes back only to be retired. */
-	block_retire_hwpoison(b, start, nr);
-	pool_link(pool, b);
+	unmapped_block_retire_hwpoison(b, start, nr);
+	unmapped_pool_link(pool, b);
 	excess = pool->nr_free_blocks > READ_ONCE(unmapped_state.free_blocks_max) ||
 		 pool->nr_partial_free > READ_ONCE(unmapped_state.partial_free_max);
 	/* Once the lock is dropped, @b may be released and freed. */
@@ -1084,9 +1099,9 @@ bool unmapped_take_page_off_pool(struct page *page)
 		spin_lock_irqsave(&pool->lock, flags);
 		/* A leaving block's release retires the page itself. */
 		if (!b->leaving && !test_bit(pfn - b->pfn, b->used)) {
-			pool_unlink(pool, b);
-			taken = block_retire_hwpoison(b, pfn - b->pfn, 1);
-			pool_link(pool, b);
+			unmapped_pool_unlink(pool, b);
+			taken = unmapped_block_retire_hwpoison(b, pfn - b->pfn, 1);
+			unmapped_pool_link(pool, b);
 		}
 		spin_unlock_irqrestore(&pool->lock, flags);
 	}
@@ -1122,8 +1137,8 @@ static unsigned long unmapped_prefill(unsigned long nr)
 		if (!pool)
 			continue;
 		for (have = READ_ONCE(pool->nr_free_blocks); have < nr; have++) {
-			b = block_create(nid, GFP_KERNEL | __GFP_ZERO | __GFP_THISNODE,
-					 BLOCK_ORDER);
+			b = unmapped_block_create(nid, GFP_KERNEL | __GFP_ZERO |
+						  __GFP_THISNODE, BLOCK_ORDER);
 			if (!b)
 				break;
 			list_add_tail(&b->list, &fresh);
@@ -1132,10 +1147,10 @@ static unsigned long unmapped_prefill(unsigned long nr)
 	}
 	if (!added)
 		return 0;
-	flush_after_unmap();
+	unmapped_flush_after_unmap();
 	list_for_each_entry_safe(b, tmp, &fresh, list) {
 		list_del_init(&b->list);
-		pool_add_block(b, -1, false);
+		unmapped_pool_add_block(b, -1, false);
 	}
 	return added;
 }
@@ -1154,12 +1169,13 @@ static unsigned long unmapped_release_all(void)
 	for_each_node(nid) {
 		pool = unmapped_state.pools[nid];
 		if (pool)
-			released += pool_release(pool, 0, ULONG_MAX);
+			released += unmapped_pool_release(pool, 0, ULONG_MAX);
 	}
 	return released;
 }
 
-static bool block_is_victim(struct unmapped_block *b, struct list_head *victims)
+static bool unmapped_block_is_victim(struct unmapped_block *b,
+				     struct list_head *victims)
 {
 	struct unmapped_block *v;
 
@@ -1176,7 +1192,8 @@ static bool block_is_victim(struct unmapped_block *b, struct list_head *victims)
  * (guest memory cannot be migrated), instead of letting offlining retry
  * forever.
  */
-static int pools_release_range(unsigned long start_pfn, unsigned long end_pfn)
+static int unmapped_pools_release_range(unsigned long start_pfn,
+					unsigned long end_pfn)
 {
 	struct unmapped_block *b, *tmp;
 	unsigned long index = start_pfn, flags;
@@ -1188,15 +1205,15 @@ static int pools_release_range(unsigned long start_pfn, unsigned long end_pfn)
 	rcu_read_lock();
 	mt_for_each(&unmapped_state.blocks_by_pfn, b, index, end_pfn - 1) {
 		/* A trimmed block has a range per run of its own pages. */
-		if (block_is_victim(b, &victims))
+		if (unmapped_block_is_victim(b, &victims))
 			continue;
 		pool = unmapped_state.pools[b->nid];
 		spin_lock_irqsave(&pool->lock, flags);
 		/* In use, or being released by someone else: try again later. */
-		if (b->leaving || !block_all_free(b)) {
+		if (b->leaving || !unmapped_block_all_free(b)) {
 			err = -EBUSY;
 		} else {
-			pool_unlink(pool, b);
+			unmapped_pool_unlink(pool, b);
 			b->leaving = true;
 			pool->nr_blocks--;
 			list_add_tail(&b->list, &victims);
@@ -1211,7 +1228,7 @@ static int pools_release_range(unsigned long start_pfn, unsigned long end_pfn)
 		pool = unmapped_state.pools[b->nid];
 		list_del_init(&b->list);
 		if (!err) {
-			if (!block_release(pool, b))
+			if (!unmapped_block_release(pool, b))
 				err = -EBUSY;
 			continue;
 		}
@@ -1219,7 +1236,7 @@ static int pools_release_range(unsigned long start_pfn, unsigned long end_pfn)
 		spin_lock_irqsave(&pool->lock, flags);
 		b->leaving = false;
 		pool->nr_blocks++;
-		pool_link(pool, b);
+		unmapped_pool_link(pool, b);
 		spin_unlock_irqrestore(&pool->lock, flags);
 	}
 	return err;
@@ -1229,11 +1246,13 @@ static int unmapped_memory_callback(struct notifier_block *nb,
 				    unsigned long action, void *arg)
 {
 	struct memory_notify *mn = arg;
+	int err;
 
 	if (action != MEM_GOING_OFFLINE)
 		return NOTIFY_OK;
-	return notifier_from_errno(pools_release_range(mn->start_pfn,
-						       mn->start_pfn + mn->nr_pages));
+	err = unmapped_pools_release_range(mn->start_pfn,
+					   mn->start_pfn + mn->nr_pages);
+	return notifier_from_errno(err);
 }
 
 static struct notifier_block unmapped_memory_nb = {
@@ -1260,7 +1279,7 @@ static unsigned long unmapped_shrink_scan(struct shrinker *shrinker,
 		return SHRINK_STOP;
 	/* Scrubbing maps pages: allocate from reserves, never recurse. */
 	noreclaim = memalloc_noreclaim_save();
-	freed = pool_release(pool, 0, sc->nr_to_scan);
+	freed = unmapped_pool_release(pool, 0, sc->nr_to_scan);
 	memalloc_noreclaim_restore(noreclaim);
 	return freed ? freed : SHRINK_STOP;
 }
@@ -1313,15 +1332,16 @@ static ssize_t unmapped_knob_store(struct kobject *kobj,
 	return count;
 }
 
-static ssize_t blocks_show(struct kobject *kobj, struct kobj_attribute *attr,
-			   char *buf)
+static ssize_t unmapped_blocks_show(struct kobject *kobj,
+				    struct kobj_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%ld\n",
 			  atomic_long_read(&unmapped_state.nr_blocks_total));
 }
 
-static ssize_t release_store(struct kobject *kobj, struct kobj_attribute *attr,
-			     const char *buf, size_t count)
+static ssize_t unmapped_release_store(struct kobject *kobj,
+				      struct kobj_attribute *attr,
+				      const char *buf, size_t count)
 {
 	bool val;
 	int err = kstrtobool(buf, &val);
@@ -1333,8 +1353,9 @@ static ssize_t release_store(struct kobject *kobj, struct kobj_attribute *attr,
 	return count;
 }
 
-static ssize_t prefill_store(struct kobject *kobj, struct kobj_attribute *attr,
-			     const char *buf, size_t count)
+static ssize_t unmapped_prefill_store(struct kobject *kobj,
+				      struct kobj_attribute *attr,
+				      const char *buf, size_t count)
 {
 	unsigned long val;
 	int err = kstrtoul(buf, 0, &val);
@@ -1353,9 +1374,12 @@ static struct unmapped_knob partial_free_max_knob =
 	UNMAPPED_KNOB(partial_free_max, ULONG_MAX, true);
 static struct unmapped_knob max_blocks_knob =
 	UNMAPPED_KNOB(max_blocks, ULONG_MAX, false);
-static struct kobj_attribute blocks_attr = __ATTR_RO(blocks);
-static struct kobj_attribute release_attr = __ATTR_WO(release);
-static struct kobj_attribute prefill_attr = __ATTR_WO(prefill);
+static struct kobj_attribute blocks_attr =
+	__ATTR(blocks, 0444, unmapped_blocks_show, NULL);
+static struct kobj_attribute release_attr =
+	__ATTR(release, 0200, NULL, unmapped_release_store);
+static struct kobj_attribute prefill_attr =
+	__ATTR(prefill, 0200, NULL, unmapped_prefill_store);
 
 static struct attribute *unmapped_attrs[] = {
 	&free_blocks_max_knob.attr.attr,

@@ -47,7 +47,8 @@ static unsigned long pool_count(bool free_only)
 			continue;
 		prev = b;
 		nr += free_only ? READ_ONCE(b->nr_free) :
-				  block_pages(b) - READ_ONCE(b->nr_returned);
+				  unmapped_block_pages(b) -
+				  READ_ONCE(b->nr_returned);
 	}
 	rcu_read_unlock();
 	return nr;
@@ -190,8 +191,8 @@ static void present_again_after_release(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, page);
 	b = mtree_load(&unmapped_state.blocks_by_pfn, page_to_pfn(page));
 	KUNIT_ASSERT_NOT_NULL(test, b);
-	first = block_page(b, 0);
-	nr = block_pages(b);
+	first = unmapped_block_page(b, 0);
+	nr = unmapped_block_pages(b);
 	KUNIT_EXPECT_TRUE(test, pages_present(first, nr, false));
 
 	pages_fill(page, 1, 0x5a);
@@ -793,13 +794,13 @@ static void trim_gives_back_partial_free(struct kunit *test)
 	free_pages_of(pages, 1, BLOCK_PAGES);
 	KUNIT_EXPECT_EQ(test, pool_free_pages(), BLOCK_PAGES - 1);
 	/* The control: under the limit, nothing is trimmed. */
-	KUNIT_EXPECT_FALSE(test, pool_trim_one(pool));
+	KUNIT_EXPECT_FALSE(test, unmapped_pool_trim_one(pool));
 
 	trimmed = vm_event(UNMAPPED_TRIM);
 	scrubbed = vm_event(UNMAPPED_SCRUB);
 	WRITE_ONCE(unmapped_state.partial_free_max, 0);
-	KUNIT_EXPECT_TRUE(test, pool_trim_one(pool));
-	KUNIT_EXPECT_FALSE(test, pool_trim_one(pool));
+	KUNIT_EXPECT_TRUE(test, unmapped_pool_trim_one(pool));
+	KUNIT_EXPECT_FALSE(test, unmapped_pool_trim_one(pool));
 	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_TRIM) - trimmed, BLOCK_PAGES - 1);
 	/* Every freed page may hold what its user wrote. */
 	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_SCRUB) - scrubbed, BLOCK_PAGES - 1);
@@ -847,7 +848,7 @@ static void shrinker_skips_block_it_cannot_release(struct kunit *test)
 	unmapped_free(page, BLOCK_ORDER);
 	KUNIT_ASSERT_EQ(test, pool_blocks(), 2);
 
-	kunit_activate_static_stub(test, block_zero, block_zero_fails);
+	kunit_activate_static_stub(test, unmapped_block_zero, block_zero_fails);
 	KUNIT_EXPECT_EQ(test, unmapped_shrink_scan(NULL, &sc), SHRINK_STOP);
 	KUNIT_EXPECT_EQ(test, pool_blocks(), 2);
 	KUNIT_EXPECT_FALSE(test, dirty->leaving);
@@ -858,7 +859,7 @@ static void shrinker_skips_block_it_cannot_release(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, unmapped_shrink_scan(NULL, &sc), BLOCK_PAGES);
 	KUNIT_EXPECT_EQ(test, pool_blocks(), 1);
 	KUNIT_EXPECT_PTR_EQ(test, block_of(page), dirty);
-	kunit_deactivate_static_stub(test, block_zero);
+	kunit_deactivate_static_stub(test, unmapped_block_zero);
 }
 
 static struct kunit_case unmapped_alloc_cases[] = {
