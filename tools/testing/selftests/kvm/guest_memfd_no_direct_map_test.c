@@ -69,8 +69,6 @@ static int create_gmem(struct kvm_vm *vm, u64 size, u64 flags)
 	return __vm_create_guest_memfd(vm, size, flags);
 }
 
-/* --- The host's own view of its direct map ------------------------------ */
-
 /* --- ABI, per VM type ---------------------------------------------------- */
 
 FIXTURE(vm_type) {
@@ -429,16 +427,16 @@ TEST_F(gmem, accessors)
 TEST_F(gmem, freed_pages_offline)
 {
 	char *page = self->mem + PAGE_SIZE;
-	u64 in_use, freed;
+	u64 in_use, freed, freed_pfn;
 
 	fill_page(self->mem, 1);
 	fill_page(page, 2);
 	in_use = kpageflags_read(pagemap_pfn(self->mem));
-	freed = pagemap_pfn(page);
+	freed_pfn = pagemap_pfn(page);
 	ASSERT_EQ(fallocate(self->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			    PAGE_SIZE, PAGE_SIZE), 0);
 	lru_batches_drain();
-	freed = kpageflags_read(freed);
+	freed = kpageflags_read(freed_pfn);
 	EXPECT_FALSE(in_use & BIT_ULL(KPF_OFFLINE));
 	EXPECT_EQ(!!(freed & BIT_ULL(KPF_OFFLINE)), variant->unmapped);
 }
@@ -577,8 +575,8 @@ static int count_visible(struct kcore *kc, char *mem, const u64 *pfns, int nr, u
  * While the file holds them, no page can be read through the direct map.
  * Once the file is closed and the pool has released its block, the page
  * allocator hands the same pages out again, mapped: an ordinary
- * guest_memfd (unmovable pages, as the pool's were) as large as what the
- * pool released, filled on the same CPU right after the release, gets
+ * guest_memfd (unmovable pages, as the pool's were) a little larger than
+ * what the pool released, filled on the same CPU right after the release, gets
  * some of them back, and each of those must read back through /proc/kcore.
  *
  * (The page table dump in debugfs cannot tell: its walker skips a 2 MiB
@@ -1308,15 +1306,16 @@ TEST(no_zero_reuse)
 	const u64 want[] = { 0, 0x6e6f2d7a65726f21ull, 0 };
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
+	bool no_zero_offered;
 	struct ucall uc;
 	int pass, fd;
 
 	if (!vm_type_offered(type))
 		SKIP(return, "software-protected VMs are not offered by this host");
 	vm = vm_create_barebones_type(type);
-	fd = vm_check_cap(vm, KVM_CAP_GUEST_MEMFD_FLAGS) & NO_ZERO;
+	no_zero_offered = vm_check_cap(vm, KVM_CAP_GUEST_MEMFD_FLAGS) & NO_ZERO;
 	kvm_vm_free(vm);
-	if (!fd)
+	if (!no_zero_offered)
 		SKIP(return, "software-protected VMs refuse NO_ZERO %s",
 		     "(CONFIG_KVM_GMEM_NO_ZERO_INSECURE_TESTING is off)");
 
@@ -1361,12 +1360,15 @@ FIXTURE(nested) {};
 FIXTURE_VARIANT(nested) {
 	u64 flags;
 };
+
 FIXTURE_VARIANT_ADD(nested, no_direct_map) {
 	.flags = MMAP | INIT_SHARED | NO_DIRECT_MAP,
 };
+
 FIXTURE_VARIANT_ADD(nested, ordinary) {
 	.flags = MMAP | INIT_SHARED,
 };
+
 FIXTURE_SETUP(nested) {}
 FIXTURE_TEARDOWN(nested) {}
 
