@@ -277,6 +277,40 @@ TEST_F(gmem, mmap_rules)
 	ASSERT_TRUE(page_matches(self->mem, self->mem, 1));
 }
 
+/*
+ * The paths by which the kernel could reach the file's pages through a
+ * user address, one case each: GUP refuses NO_DIRECT_MAP pages, so on
+ * that memory each path fails, and on ordinary guest_memfd memory, the
+ * control, each works. The file itself has no read() or write().
+ */
+
+/* What the cases that reach the pages fill the first one with. */
+#define PAGE_FILL	0xab
+
+/*
+ * What a path that moves @len bytes of the pages must return, as bytes or
+ * -errno: @refused on NO_DIRECT_MAP (@unmapped) memory, @len on ordinary
+ * memory.
+ */
+static ssize_t path_result(bool unmapped, ssize_t refused, size_t len)
+{
+	return unmapped ? refused : (ssize_t)len;
+}
+
+/* With the direct map or without, read() and write() on the file fail. */
+TEST_F(gmem, accessor_file_rw)
+{
+	char buf[64];
+
+	memset(buf, 0xcd, sizeof(buf));
+	errno = 0;
+	EXPECT_EQ(read(self->fd, buf, sizeof(buf)), -1);
+	EXPECT_EQ(errno, EINVAL);
+	errno = 0;
+	EXPECT_EQ(write(self->fd, buf, sizeof(buf)), -1);
+	EXPECT_EQ(errno, EINVAL);
+}
+
 /* process_vm_readv() (or _writev()) between @buf and @mem: bytes or -errno. */
 static ssize_t copy_with_self(char *mem, char *buf, size_t len, bool write)
 {
@@ -289,72 +323,43 @@ static ssize_t copy_with_self(char *mem, char *buf, size_t len, bool write)
 	return r < 0 ? -errno : r;
 }
 
-/*
- * The kernel cannot reach these pages through a user address: GUP-fast
- * (vmsplice) and the slow path (process_vm_readv, /proc/self/mem) fail.
- */
-TEST_F(gmem, gup_refused)
+/* process_vm_readv() and process_vm_writev() pin the pages: GUP's slow path. */
+TEST_F(gmem, accessor_process_vm_rw)
 {
-	struct iovec splice_iov;
 	char buf[64];
-	int pipefd[2], memfd;
-	ssize_t r;
 
-	memset(self->mem, 0xab, PAGE_SIZE);
-
+	memset(self->mem, PAGE_FILL, PAGE_SIZE);
+	memset(buf, 0xcd, sizeof(buf));
 	EXPECT_EQ(copy_with_self(self->mem, buf, sizeof(buf), false),
-		  variant->unmapped ? -EFAULT : (ssize_t)sizeof(buf));
-
-	memfd = open("/proc/self/mem", O_RDONLY);
-	ASSERT_GE(memfd, 0);
-	r = pread(memfd, buf, sizeof(buf), (unsigned long)self->mem);
-	EXPECT_EQ(r < 0 ? -1 : r, variant->unmapped ? -1 : (ssize_t)sizeof(buf));
-	close(memfd);
-
-	ASSERT_EQ(pipe(pipefd), 0);
-	splice_iov.iov_base = self->mem;
-	splice_iov.iov_len = PAGE_SIZE;
-	r = vmsplice(pipefd[1], &splice_iov, 1, 0);
-	EXPECT_EQ(r < 0 ? -errno : r, variant->unmapped ? -EFAULT : (ssize_t)PAGE_SIZE);
-	close(pipefd[0]);
-	close(pipefd[1]);
+		  path_result(variant->unmapped, -EFAULT, sizeof(buf)));
+	EXPECT_EQ(copy_with_self(self->mem, buf, sizeof(buf), true),
+		  path_result(variant->unmapped, -EFAULT, sizeof(buf)));
 }
 
-/*
- * The other ways the kernel could reach the pages through a user address
- * or the file: ptrace, process_vm_writev(), O_DIRECT I/O and io_uring
- * fixed buffers all fail on NO_DIRECT_MAP memory (and work on ordinary
- * guest_memfd memory), and the file itself has no read or write.
- */
-TEST_F(gmem, accessors)
+/* /proc/self/mem reads through GUP's slow path too. */
+TEST_F(gmem, accessor_proc_pid_mem)
 {
-	/*
-	 * struct io_uring_params (120 bytes): <linux/io_uring.h> does not
-	 * build against the selftests' copy of the kernel headers.
-	 */
-	u64 params[16] = {};
-	struct iovec fixed = { .iov_base = self->mem, .iov_len = PAGE_SIZE };
-	char buf[64], *direct;
-	int status, fd, ring;
-	struct statfs fs;
-	long word;
+	char buf[64];
+	int proc_mem;
 	ssize_t r;
+
+	memset(self->mem, PAGE_FILL, PAGE_SIZE);
+	proc_mem = open("/proc/self/mem", O_RDONLY);
+	ASSERT_GE(proc_mem, 0);
+	r = pread(proc_mem, buf, sizeof(buf), (unsigned long)self->mem);
+	/* Refused with any error. */
+	EXPECT_EQ(r < 0 ? -1 : r, path_result(variant->unmapped, -1, sizeof(buf)));
+	close(proc_mem);
+}
+
+/* A traced child shares the mapping: PEEKDATA and POKEDATA go through GUP. */
+TEST_F(gmem, accessor_ptrace)
+{
+	int status;
+	long word;
 	pid_t pid;
 
-	memset(self->mem, 0xab, PAGE_SIZE);
-	memset(buf, 0xcd, sizeof(buf));
-
-	errno = 0;
-	EXPECT_EQ(read(self->fd, buf, sizeof(buf)), -1);
-	EXPECT_EQ(errno, EINVAL);
-	errno = 0;
-	EXPECT_EQ(write(self->fd, buf, sizeof(buf)), -1);
-	EXPECT_EQ(errno, EINVAL);
-
-	EXPECT_EQ(copy_with_self(self->mem, buf, sizeof(buf), true),
-		  variant->unmapped ? -EFAULT : (ssize_t)sizeof(buf));
-
-	/* A traced child shares the mapping: PEEKDATA goes through GUP. */
+	memset(self->mem, PAGE_FILL, PAGE_SIZE);
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid) {
@@ -370,48 +375,81 @@ TEST_F(gmem, accessors)
 		ASSERT_TRUE(WIFSTOPPED(status)) TH_LOG("PTRACE_TRACEME failed");
 	}
 	errno = 0;
-	word = ptrace(PTRACE_PEEKDATA, pid, self->mem + sizeof(buf), NULL);
+	word = ptrace(PTRACE_PEEKDATA, pid, self->mem, NULL);
 	if (variant->unmapped) {
 		EXPECT_EQ(errno, EIO);
 	} else {
 		EXPECT_EQ(errno, 0);
-		EXPECT_EQ((unsigned long)word, 0xababababababababul);
+		EXPECT_EQ((unsigned long)word, 0x0101010101010101ul * PAGE_FILL);
 	}
 	EXPECT_EQ(ptrace(PTRACE_POKEDATA, pid, self->mem, 0) ? -errno : 0,
 		  variant->unmapped ? -EIO : 0);
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
+}
 
-	/*
-	 * O_DIRECT reads pin the destination; this test's binary is the
-	 * source. tmpfs and ramfs copy through the user address instead
-	 * (which the owner of the mapping may do), so they prove nothing.
-	 */
+/* vmsplice() takes references on the pages with GUP-fast. */
+TEST_F(gmem, accessor_vmsplice)
+{
+	struct iovec iov = { .iov_base = self->mem, .iov_len = PAGE_SIZE };
+	int pipefd[2];
+	ssize_t r;
+
+	memset(self->mem, PAGE_FILL, PAGE_SIZE);
+	ASSERT_EQ(pipe(pipefd), 0);
+	r = vmsplice(pipefd[1], &iov, 1, 0);
+	EXPECT_EQ(r < 0 ? -errno : r, path_result(variant->unmapped, -EFAULT, PAGE_SIZE));
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+/*
+ * An O_DIRECT read pins its destination; this test's binary is the
+ * source. tmpfs and ramfs copy through the user address instead (which
+ * the owner of the mapping may do), so a binary there proves nothing.
+ */
+TEST_F(gmem, accessor_o_direct)
+{
+	struct statfs fs;
+	char *direct;
+	ssize_t r;
+	int fd;
+
 	fd = open("/proc/self/exe", O_RDONLY | O_DIRECT);
 	if (fd < 0 || fstatfs(fd, &fs) || fs.f_type == TMPFS_MAGIC ||
 	    fs.f_type == RAMFS_MAGIC) {
-		ksft_print_msg("no O_DIRECT check: this binary is on no disk or network fs\n");
-	} else {
-		direct = aligned_alloc(PAGE_SIZE, PAGE_SIZE);
-		ASSERT_EQ(pread(fd, direct, PAGE_SIZE, 0), PAGE_SIZE);
-		r = pread(fd, self->mem, PAGE_SIZE, 0);
-		if (variant->unmapped) {
-			EXPECT_EQ(r < 0 ? -errno : r, -EFAULT);
-		} else {
-			EXPECT_EQ(r, PAGE_SIZE);
-			EXPECT_EQ(memcmp(self->mem, direct, PAGE_SIZE), 0);
-		}
-		free(direct);
+		if (fd >= 0)
+			close(fd);
+		SKIP(return, "this binary is on no disk or network file system");
 	}
-	if (fd >= 0)
-		close(fd);
+	memset(self->mem, PAGE_FILL, PAGE_SIZE);
+	direct = aligned_alloc(PAGE_SIZE, PAGE_SIZE);
+	ASSERT_NE(direct, NULL);
+	ASSERT_EQ(pread(fd, direct, PAGE_SIZE, 0), PAGE_SIZE);
+	r = pread(fd, self->mem, PAGE_SIZE, 0);
+	EXPECT_EQ(r < 0 ? -errno : r, path_result(variant->unmapped, -EFAULT, PAGE_SIZE));
+	if (!variant->unmapped)
+		EXPECT_EQ(memcmp(self->mem, direct, PAGE_SIZE), 0);
+	free(direct);
+	close(fd);
+}
 
-	/* Registering fixed buffers pins them for the ring's lifetime. */
+/* Registering fixed buffers pins them for the ring's lifetime. */
+TEST_F(gmem, accessor_io_uring)
+{
+	/*
+	 * struct io_uring_params (120 bytes): <linux/io_uring.h> does not
+	 * build against the selftests' copy of the kernel headers.
+	 */
+	u64 params[16] = {};
+	struct iovec fixed = { .iov_base = self->mem, .iov_len = PAGE_SIZE };
+	ssize_t r;
+	int ring;
+
+	memset(self->mem, PAGE_FILL, PAGE_SIZE);
 	ring = syscall(__NR_io_uring_setup, 4, params);
-	if (ring < 0 && errno == EPERM) {
-		ksft_print_msg("no io_uring check: kernel.io_uring_disabled is set\n");
-		return;
-	}
+	if (ring < 0 && errno == EPERM)
+		SKIP(return, "kernel.io_uring_disabled is set");
 	ASSERT_GE(ring, 0) TH_LOG("io_uring_setup: errno %d", errno);
 	r = syscall(__NR_io_uring_register, ring, 0 /* IORING_REGISTER_BUFFERS */,
 		    &fixed, 1);
