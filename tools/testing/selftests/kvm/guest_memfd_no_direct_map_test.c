@@ -55,8 +55,9 @@
 
 #define TEST_GPA	SZ_4G
 #define TEST_SLOT	1
-#define BLOCK_SIZE	SZ_2M
-#define BLOCK_PAGES	((int)(BLOCK_SIZE / PAGE_SIZE))
+/* The pools take pages out of the direct map a block at a time. */
+#define BLOCK_BYTES	SZ_2M
+#define BLOCK_PAGES	((int)(BLOCK_BYTES / PAGE_SIZE))
 #define WORDS		(PAGE_SIZE / sizeof(u64))
 
 static bool vm_type_offered(unsigned long type)
@@ -153,7 +154,7 @@ TEST_F(vm_type, flag_combinations)
 			continue;
 		ok = !(flags & ~self->caps) &&
 		     !((flags & NO_ZERO) && (flags & (MMAP | INIT_SHARED)));
-		fd = create_gmem(self->vm, BLOCK_SIZE, flags);
+		fd = create_gmem(self->vm, BLOCK_BYTES, flags);
 		if (!ok) {
 			EXPECT_TRUE(fd < 0 && errno == EINVAL)
 				TH_LOG("flags 0x%lx: want EINVAL, got fd %d errno %d",
@@ -164,7 +165,7 @@ TEST_F(vm_type, flag_combinations)
 		}
 		ASSERT_GE(fd, 0) TH_LOG("flags 0x%lx refused: errno %d", flags, errno);
 		/* Populate and free some of it, by every type that accepts it. */
-		EXPECT_EQ(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, BLOCK_SIZE), 0);
+		EXPECT_EQ(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, BLOCK_BYTES), 0);
 		EXPECT_EQ(fallocate(fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
 				    PAGE_SIZE, 16 * PAGE_SIZE), 0);
 		close(fd);
@@ -176,7 +177,7 @@ TEST_F(vm_type, unknown_bits)
 	int bit, fd;
 
 	for (bit = 4; bit < 64; bit++) {
-		fd = create_gmem(self->vm, BLOCK_SIZE, self->caps | BIT_ULL(bit));
+		fd = create_gmem(self->vm, BLOCK_BYTES, self->caps | BIT_ULL(bit));
 		EXPECT_TRUE(fd < 0 && errno == EINVAL) TH_LOG("bit %d accepted", bit);
 		if (fd >= 0)
 			close(fd);
@@ -226,7 +227,7 @@ FIXTURE_VARIANT_ADD(gmem, ordinary) {
 FIXTURE_SETUP(gmem)
 {
 	self->vm = vm_create_barebones();
-	self->size = BLOCK_SIZE;
+	self->size = BLOCK_BYTES;
 	self->fd = create_gmem(self->vm, self->size, variant->flags);
 	ASSERT_GE(self->fd, 0);
 	self->mem = mmap(NULL, self->size, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -723,7 +724,7 @@ static bool cg_controller_present(char *root, size_t len, const char *controller
 /* The page cache charges NO_DIRECT_MAP folios to the allocating memcg. */
 TEST(memcg_charge)
 {
-	const u64 size = 2 * BLOCK_SIZE;
+	const u64 size = 2 * BLOCK_BYTES;
 	char root[PATH_MAX], *cg;
 	struct kvm_vm *vm;
 	u64 before, after;
@@ -1041,7 +1042,7 @@ TEST_F_TIMEOUT(slow, stranded_memory_bounded, 300)
 	int fd[8], nid, nr_nodes;
 	size_t off;
 
-	ASSERT_GT(size / BLOCK_SIZE * (BLOCK_PAGES - 1), bound);
+	ASSERT_GT(size / BLOCK_BYTES * (BLOCK_PAGES - 1), bound);
 	unmapped_pool_write("release", 1);
 	for (nid = 0; nid < 8; nid++) {
 		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", nid);
@@ -1054,9 +1055,9 @@ TEST_F_TIMEOUT(slow, stranded_memory_bounded, 300)
 		if (!nid)
 			unmapped_pool_write("partial_free_max", ~0ul >> 1);
 		ASSERT_EQ(gmem_populate_on(fd[nid], mem[nid], size, nid), 0);
-		for (off = 0; off < size; off += BLOCK_SIZE)
+		for (off = 0; off < size; off += BLOCK_BYTES)
 			ASSERT_EQ(fallocate(fd[nid], FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-					    off + PAGE_SIZE, BLOCK_SIZE - PAGE_SIZE), 0);
+					    off + PAGE_SIZE, BLOCK_BYTES - PAGE_SIZE), 0);
 		lru_batches_drain();
 		if (!nid) {
 			free = node_vmstat_read(0, "nr_unmapped_free");
@@ -1066,14 +1067,14 @@ TEST_F_TIMEOUT(slow, stranded_memory_bounded, 300)
 		}
 		free = node_pool_free_settled(nid, bound);
 		ksft_print_msg("node %d: %lu free pages held (bound %lu), %lu in use\n",
-			       nid, free, bound, size / BLOCK_SIZE);
+			       nid, free, bound, size / BLOCK_BYTES);
 		EXPECT_LE(free, bound);
 	}
 	nr_nodes = nid;
 	ksft_print_msg("%lu pages trimmed on %d node(s)\n",
 		       vmstat_read("unmapped_trim") - trimmed, nr_nodes);
 	EXPECT_GE(vmstat_read("unmapped_trim") - trimmed,
-		  nr_nodes * (size / BLOCK_SIZE * (BLOCK_PAGES - 1) - bound));
+		  nr_nodes * (size / BLOCK_BYTES * (BLOCK_PAGES - 1) - bound));
 
 	for (nid = 0; nid < nr_nodes; nid++) {
 		munmap(mem[nid], size);
@@ -1108,7 +1109,7 @@ TEST(hibernation_vetoed)
 	unmapped_pool_write("release", 1);
 	ASSERT_TRUE(hibernation_offered())
 		TH_LOG("no \"disk\" in /sys/power/state with empty pools");
-	fd = create_gmem(vm, BLOCK_SIZE, NO_DIRECT_MAP);
+	fd = create_gmem(vm, BLOCK_BYTES, NO_DIRECT_MAP);
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, PAGE_SIZE), 0);
 	EXPECT_FALSE(hibernation_offered());
@@ -1212,15 +1213,15 @@ static int guest_start(unsigned long type, u64 flags, bool private,
 	int fd;
 
 	*vm = vm_create_shape_with_one_vcpu(shape, vcpu, guest_code);
-	fd = create_gmem(*vm, BLOCK_SIZE, flags);
+	fd = create_gmem(*vm, BLOCK_BYTES, flags);
 	TEST_ASSERT(fd >= 0, "guest_memfd flags 0x%lx: errno %d", flags, errno);
 	if (private) {
 		vm_mem_add(*vm, VM_MEM_SRC_ANONYMOUS, TEST_GPA, TEST_SLOT,
 			   BLOCK_PAGES, KVM_MEM_GUEST_MEMFD, fd, 0);
-		vm_mem_set_private(*vm, TEST_GPA, BLOCK_SIZE);
+		vm_mem_set_private(*vm, TEST_GPA, BLOCK_BYTES);
 	} else {
 		vm_set_user_memory_region2(*vm, TEST_SLOT, KVM_MEM_GUEST_MEMFD,
-					   TEST_GPA, BLOCK_SIZE, NULL, fd, 0);
+					   TEST_GPA, BLOCK_BYTES, NULL, fd, 0);
 	}
 	virt_map(*vm, TEST_GPA, TEST_GPA, BLOCK_PAGES);
 	return fd;
@@ -1429,12 +1430,12 @@ TEST_F(nested, svm_vmrun)
 		SKIP(return, "no nested SVM");
 	vm = vm_create_with_one_vcpu(&vcpu, nested_l1_code);
 	svm = vcpu_alloc_svm(vm, &svm_gva);
-	fd = create_gmem(vm, BLOCK_SIZE, variant->flags);
+	fd = create_gmem(vm, BLOCK_BYTES, variant->flags);
 	ASSERT_GE(fd, 0);
-	mem = mmap(NULL, BLOCK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	mem = mmap(NULL, BLOCK_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(mem, MAP_FAILED);
 	vm_set_user_memory_region2(vm, TEST_SLOT, KVM_MEM_GUEST_MEMFD, TEST_GPA,
-				   BLOCK_SIZE, mem, fd, 0);
+				   BLOCK_BYTES, mem, fd, 0);
 	virt_map(vm, TEST_GPA, TEST_GPA, BLOCK_PAGES);
 	/* vmcb12 moves to the first page of the guest_memfd. */
 	svm->vmcb = (void *)TEST_GPA;
@@ -1445,7 +1446,7 @@ TEST_F(nested, svm_vmrun)
 	run_to_done(_metadata, vcpu);
 	EXPECT_EQ(((struct vmcb *)mem)->control.exit_code, SVM_EXIT_VMMCALL);
 
-	munmap(mem, BLOCK_SIZE);
+	munmap(mem, BLOCK_BYTES);
 	close(fd);
 	kvm_vm_free(vm);
 }
