@@ -37,6 +37,10 @@
 #include <linux/magic.h>
 #include <linux/sizes.h>
 
+#ifdef LOCAL_CONFIG_HAVE_LIBURING
+#include <liburing.h>
+#endif
+
 #include "cgroup_util.h"
 #include "kvm_util.h"
 #include "processor.h"
@@ -435,27 +439,25 @@ TEST_F(gmem, accessor_o_direct)
 	close(fd);
 }
 
-/* Registering fixed buffers pins them for the ring's lifetime. */
+/* Registering a fixed buffer pins it for the ring's lifetime. */
 TEST_F(gmem, accessor_io_uring)
 {
-	/*
-	 * struct io_uring_params (120 bytes): <linux/io_uring.h> does not
-	 * build against the selftests' copy of the kernel headers.
-	 */
-	u64 params[16] = {};
-	struct iovec fixed = { .iov_base = self->mem, .iov_len = PAGE_SIZE };
-	ssize_t r;
-	int ring;
+#ifdef LOCAL_CONFIG_HAVE_LIBURING
+	struct iovec iov = { .iov_base = self->mem, .iov_len = PAGE_SIZE };
+	struct io_uring ring;
+	int r;
 
 	memset(self->mem, PAGE_FILL, PAGE_SIZE);
-	ring = syscall(__NR_io_uring_setup, 4, params);
-	if (ring < 0 && errno == EPERM)
+	r = io_uring_queue_init(1, &ring, 0);
+	if (r == -EPERM)
 		SKIP(return, "kernel.io_uring_disabled is set");
-	ASSERT_GE(ring, 0) TH_LOG("io_uring_setup: errno %d", errno);
-	r = syscall(__NR_io_uring_register, ring, 0 /* IORING_REGISTER_BUFFERS */,
-		    &fixed, 1);
-	EXPECT_EQ(r < 0 ? -errno : r, variant->unmapped ? -EFAULT : 0);
-	close(ring);
+	ASSERT_EQ(r, 0) TH_LOG("io_uring_queue_init: %s", strerror(-r));
+	EXPECT_EQ(io_uring_register_buffers(&ring, &iov, 1),
+		  variant->unmapped ? -EFAULT : 0);
+	io_uring_queue_exit(&ring);
+#else
+	SKIP(return, "built without liburing");
+#endif
 }
 
 /*
