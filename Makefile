@@ -11,8 +11,6 @@ SHELL := /bin/bash
 OUT	:= out
 KHDR	:= $(OUT)/build/kernel-test/usr/include
 DEMO	:= $(OUT)/build/demo
-BENCH	:= $(OUT)/build/bench
-BENCH_CC = gcc -O2 -Wall -Wextra -static -pthread -o $(BENCH)/gmem_bench bench/gmem_bench.c
 
 # make check T="guest_memfd_test qemu_nested_boot": run only those tests.
 T ?=
@@ -46,8 +44,6 @@ demo: kernel
 	@gcc -O2 -Wall -Wextra -static -o $(DEMO)/guest-fill demo/guest-fill.c
 	@gcc -O2 -Wall -Wextra -static -o $(DEMO)/kcore-scan demo/kcore-scan.c
 	@scripts/host/build-initramfs.sh
-	@mkdir -p $(BENCH)
-	@$(BENCH_CC) -isystem $(KHDR)
 
 check: all
 	@scripts/host/check.sh $(T)
@@ -60,8 +56,7 @@ check-debug: debug-kernel selftests
 # Populate memory through every path side by side in the bench kernel; the
 # report goes to out/build/bench/results (results.md, plots).
 bench: bench-kernel
-	@mkdir -p $(BENCH)
-	@$(BENCH_CC) -isystem $(OUT)/build/kernel-bench/usr/include
+	@scripts/host/build-selftests.sh bench guest_memfd_bench
 	@scripts/host/bench.sh
 
 # Our kernel work as a format-patch series against v7.2.13, checkpatch

@@ -15,7 +15,7 @@ set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$KTAP_HELPERS"
 
-bench=$BUILD/bench/gmem_bench
+bench=$BUILD/selftests-test/guest_memfd_bench
 mib=64 blocks=32
 csv=$(mktemp)
 trap 'rm -f "$csv"' EXIT
@@ -27,7 +27,7 @@ unmapped=(ndm-mmap ndm-kvm ndm-warm-kvm nozero-kvm ndm-kvm-2)
 upstream=(gmem-mmap gmem-kvm gmem-kvm-2)
 
 ktap_print_header
-"$bench" -s $mib -r 1 > "$csv" || ktap_exit_fail_msg "gmem_bench failed"
+"$bench" -s $mib -r 1 -o "$csv" > /dev/null || ktap_exit_fail_msg "guest_memfd_bench failed"
 sed 's/^/# /' "$csv"
 ktap_set_plan $(( ${#all[@]} + ${#cold[@]} + 1 + 2 * ${#unmapped[@]} + 1 + ${#upstream[@]} ))
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # bench-vm.sh OUTDIR BENCH [ARGS...]: inside the benchmark VM, record the
-# machine and run gmem_bench once; its CSV goes to OUTDIR/results.csv.
+# machine and run guest_memfd_bench once; its CSV goes to OUTDIR/results.csv.
 set -euo pipefail
 
 out=$1 bench=$2
@@ -14,4 +14,4 @@ mkdir -p "$out"
 	echo "memory: $(sed -n 's/^MemTotal: *//p' /proc/meminfo)"
 	echo "direct map: $(grep '^DirectMap' /proc/meminfo | tr -s ' ' | paste -sd ' ')"
 } > "$out/machine-vm.txt"
-"$bench" "$@" > "$out/results.csv"
+"$bench" "$@" -o "$out/results.csv"

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""bench-report.py DIR: turn DIR/results.csv (gmem_bench) into DIR/results.md,
+"""bench-report.py DIR: turn DIR/results.csv (guest_memfd_bench) into DIR/results.md,
 a table per size plus the targets, and, with gnuplot, DIR/throughput.png and
 DIR/cost-per-gib.png."""
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # bench.sh: `make bench`. Boot the bench kernel (no debug aids) under TCG
-# with secretmem enabled and run gmem_bench once over every path, size
+# with secretmem enabled and run guest_memfd_bench once over every path, size
 # and repetition, then write results.md, results.csv and the plots to
 # out/build/bench/results. BENCH_SIZES (MiB, comma-separated) and
 # BENCH_REPS override the defaults.
@@ -25,11 +25,11 @@ mkdir -p "$res"
 
 log "running the benchmark in the bench kernel (sizes $sizes MiB, $reps repetitions)"
 start=$(date +%s)
-VM_MEM=$mem VM_APPEND="secretmem.enable=1" "$TOP/scripts/vm.sh" -f bench -t 7200 \
+VM_MEM=$mem VM_APPEND="secretmem.enable=1" "$TOP/scripts/host/vm.sh" -f bench -t 7200 \
 	-w "$res" -c "$res/console.log" -- \
-	"$TOP/scripts/bench-vm.sh" "$res" "$BUILD/bench/gmem_bench" -s "$sizes" -r "$reps" ||
+	"$TOP/scripts/guest/bench-vm.sh" "$res" "$BUILD/selftests-bench/guest_memfd_bench" -s "$sizes" -r "$reps" ||
 	die "the benchmark failed; see $res/console.log"
 log "benchmark finished in $(( $(date +%s) - start )) s"
 sed 's/^/VM /' "$res/machine-vm.txt" >> "$res/machine.txt"
-"$PYTHON" "$TOP/scripts/bench-report.py" "$res"
+"$PYTHON" "$TOP/scripts/host/bench-report.py" "$res"
 log "report: $res/results.md"
