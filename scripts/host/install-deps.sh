@@ -11,7 +11,7 @@ set -euo pipefail
 BOOKWORM_PKGS="build-essential bc bison flex libelf-dev libssl-dev cpio
 	busybox-static ccache git xz-utils pkg-config rsync kmod
 	libglib2.0-dev libpixman-1-dev libfdt-dev ninja-build python3
-	python3-venv udev seabios ipxe-qemu"
+	python3-venv udev seabios ipxe-qemu liburing-dev"
 BACKPORTS_PKGS="meson python3-pycotap qemu-system-x86"
 VNG_VER=1.41
 
