@@ -8,7 +8,9 @@ CACHE=${CACHE:-$OUT/cache}
 BUILD=$OUT/build
 RESULTS=$OUT/results
 
-# Pinned sources: Debian package, version, the file we keep, its SHA256.
+# Pinned sources: the release, Debian's package and version, the file we
+# keep, its SHA256. Scripts derive every other name and version from these.
+LINUX_RELEASE=7.2.13
 LINUX_PKG=linux-source-7.2
 LINUX_VER=7.2.13-1
 LINUX_DEB=linux-source-7.2_7.2.13-1_all.deb
@@ -19,6 +21,7 @@ LINUX_CONFIG_PKG=linux-config-7.2
 LINUX_CONFIG_DEB=linux-config-7.2_7.2.13-1_amd64.deb
 LINUX_CONFIG_SHA256=efd73ee3a4bd90d51a0286da81d6c9bfcd5405d9cf5b2cd0caa35a8435d171ac
 
+QEMU_RELEASE=10.2.2
 QEMU_PKG=qemu
 QEMU_VER=1:10.2.2+ds-1
 QEMU_TARBALL=qemu_10.2.2+ds.orig.tar.xz
@@ -261,6 +264,59 @@ vmstat()
 sha256_ok()
 {
 	[ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]
+}
+
+# Fixed build identity: the same sources give the same kernel.
+KBUILD_REPRO=(KBUILD_BUILD_TIMESTAMP="2026-01-01" KBUILD_BUILD_USER=build
+	      KBUILD_BUILD_HOST=unmapped-gmem)
+
+# verify_config KOUT FRAGMENT...: fail naming every option the fragments
+# ask for that did not reach KOUT/.config as asked (a dependency missing).
+verify_config()
+{
+	local kout=$1 line sym have bad=0
+	local -A want=()
+	shift
+
+	# A later fragment overrides an earlier one, as in merge_config.sh.
+	while read -r line; do
+		case $line in
+		CONFIG_*=*)
+			want[${line%%=*}]=${line#*=} ;;
+		"# CONFIG_"*" is not set")
+			sym=${line#\# } sym=${sym%% *} want[$sym]=n ;;
+		esac
+	done < <(cat "$@")
+	for sym in "${!want[@]}"; do
+		have=$(sed -n -e "s/^$sym=//p" -e "s/^# $sym is not set/n/p" "$kout/.config")
+		[ "${have:-n}" = "${want[$sym]}" ] && continue
+		echo "error: $sym=${want[$sym]} requested but .config has ${have:-it unset}" >&2
+		bad=1
+	done
+	[ $bad = 0 ] || die "$kout/.config lacks requested options; check their dependencies"
+}
+
+# export_series TREE OUTDIR COVER_LETTER: pristine..HEAD of the git tree
+# TREE as a format-patch series in OUTDIR, with a base-commit line and
+# the cover letter's first line as its subject and the rest as its text.
+export_series()
+{
+	local tree=$1 out=$2 text=$3 cover
+
+	rm -rf "$out"
+	git -C "$tree" format-patch -q --zero-commit --no-signature --cover-letter \
+		--base=pristine -o "$out" pristine..HEAD
+	cover=$(ls "$out"/0000-*.patch)
+	"$PYTHON" - "$cover" "$text" <<'EOF'
+import sys
+path, text = sys.argv[1:]
+s = open(path).read()
+subject, body = open(text).read().split("\n", 1)
+s = s.replace("*** SUBJECT HERE ***", subject)
+s = s.replace("*** BLURB HERE ***", body.strip("\n"))
+open(path, "w").write(s)
+EOF
+	log "exported $(find "$out" -name '0*.patch' ! -name '0000-*' | wc -l) patches and a cover letter to $out"
 }
 
 # Our kernel files live at their kernel paths below these top-level folders

@@ -19,13 +19,13 @@ unpack_pristine()
 
 	git -C "$KSRC" rev-parse -q --verify pristine >/dev/null 2>&1 && return 0
 	deb=$("$TOP/scripts/host/fetch.sh" linux)
-	log "unpacking pristine Linux 7.2.13 into $KSRC"
+	log "unpacking pristine Linux $LINUX_RELEASE into $KSRC"
 	rm -rf "$KSRC" "$STAMP" "$MANIFEST"
 	mkdir -p "$KSRC"
 	dpkg-deb --fsys-tarfile "$deb" |
-		tar -xO ./usr/src/linux-source-7.2.tar.xz |
+		tar -xO "./usr/src/$LINUX_PKG.tar.xz" |
 		tar -xJ -C "$KSRC" --strip-components=1
-	tree_commit_pristine "$KSRC" "Linux 7.2.13 (Debian $LINUX_PKG $LINUX_VER, pristine)"
+	tree_commit_pristine "$KSRC" "Linux $LINUX_RELEASE (Debian $LINUX_PKG $LINUX_VER, pristine)"
 }
 
 copy_overlay()

@@ -23,32 +23,7 @@ esac
 [ "$flavour" = test ] || frags+=" $TOP/kconfig/$flavour.config"
 stamp=$kout/.fragments.stamp
 KMAKE=(make -C "$KSRC" O="$kout" -j"$(nproc)" -s CC="ccache gcc" HOSTCC="ccache gcc"
-       KBUILD_BUILD_TIMESTAMP="2026-01-01" KBUILD_BUILD_USER=build KBUILD_BUILD_HOST=unmapped-gmem)
-
-# Fail naming every option that did not end up as asked.
-verify_config()
-{
-	local line sym have bad=0
-	local -A want=()
-
-	# A later fragment overrides an earlier one, as in merge_config.sh.
-	# shellcheck disable=SC2086
-	while read -r line; do
-		case $line in
-		CONFIG_*=*)
-			want[${line%%=*}]=${line#*=} ;;
-		"# CONFIG_"*" is not set")
-			sym=${line#\# } sym=${sym%% *} want[$sym]=n ;;
-		esac
-	done < <(cat $frags)
-	for sym in "${!want[@]}"; do
-		have=$(sed -n -e "s/^$sym=//p" -e "s/^# $sym is not set/n/p" "$kout/.config")
-		[ "${have:-n}" = "${want[$sym]}" ] && continue
-		echo "error: $sym=${want[$sym]} requested but .config has ${have:-it unset}" >&2
-		bad=1
-	done
-	[ $bad = 0 ] || die "kernel config ($flavour) lacks requested options; check their dependencies"
-}
+       "${KBUILD_REPRO[@]}")
 
 mkdir -p "$kout"
 "$TOP/scripts/host/assemble-kernel.sh"
@@ -61,7 +36,8 @@ if [ ! -f "$kout/.config" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$new" ]; then
 	# shellcheck disable=SC2086
 	(cd "$kout" && "$KSRC/scripts/kconfig/merge_config.sh" -m -O "$kout" .config $frags >/dev/null)
 	"${KMAKE[@]}" olddefconfig >/dev/null
-	verify_config
+	# shellcheck disable=SC2086
+	verify_config "$kout" $frags
 	echo "$new" > "$stamp"
 fi
 if [ $# -gt 0 ]; then

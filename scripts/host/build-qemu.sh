@@ -17,11 +17,11 @@ CONFIGURE_OPTS=(--python="$PYTHON" --target-list=x86_64-softmmu
 
 if ! git -C "$QSRC" rev-parse -q --verify pristine >/dev/null 2>&1; then
 	tarball=$("$TOP/scripts/host/fetch.sh" qemu)
-	log "unpacking pristine QEMU 10.2.2 into $QSRC"
+	log "unpacking pristine QEMU $QEMU_RELEASE into $QSRC"
 	rm -rf "$QSRC" "$QOUT"
 	mkdir -p "$QSRC"
 	tar -xJ -C "$QSRC" --strip-components=1 -f "$tarball"
-	tree_commit_pristine "$QSRC" "QEMU 10.2.2 (Debian $QEMU_PKG $QEMU_VER, upstream tarball)"
+	tree_commit_pristine "$QSRC" "QEMU $QEMU_RELEASE (Debian $QEMU_PKG $QEMU_VER, upstream tarball)"
 	for p in $QEMU_DEBIAN_PATCHES; do
 		tar -xJOf "${tarball%/*}/$QEMU_DEBIAN_TARBALL" "debian/patches/$p" |
 			git -C "$QSRC" apply --index ||

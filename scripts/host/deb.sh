@@ -17,7 +17,7 @@ set -euo pipefail
 what=${1:-all}
 debs=$BUILD/deb
 kout=$KOUT_BASE-host
-version=7.2.13-1+unmappedgmem1
+version=$LINUX_VER+unmappedgmem1
 mkdir -p "$debs"
 
 deb_kernel()
@@ -31,7 +31,7 @@ deb_kernel()
 	mkdir -p "$kout"
 	log "configuring the host kernel: Debian's amd64 config plus kconfig/host.config"
 	dpkg-deb --fsys-tarfile "$cfg" |
-		tar -xO ./usr/src/linux-config-7.2/config.amd64_none_amd64.xz | xz -d > "$kout/.config"
+		tar -xO "./usr/src/$LINUX_CONFIG_PKG/config.amd64_none_amd64.xz" | xz -d > "$kout/.config"
 	if [ -n "${DEB_LSMOD:-}" ]; then
 		[ -f "$DEB_LSMOD" ] || die "DEB_LSMOD=$DEB_LSMOD: no such file"
 		# Its questions about new options take the defaults.
@@ -41,16 +41,12 @@ deb_kernel()
 	(cd "$kout" && "$KSRC/scripts/kconfig/merge_config.sh" -m -O "$kout" .config \
 		"$TOP/kconfig/host.config" >/dev/null)
 	make -C "$KSRC" O="$kout" -s olddefconfig
-	# Every option we ask for must have survived olddefconfig.
-	grep '^CONFIG_.*=y$' "$TOP/kconfig/host.config" | while read -r opt; do
-		grep -qx "$opt" "$kout/.config" || die "$opt did not survive olddefconfig"
-	done
+	verify_config "$kout" "$TOP/kconfig/host.config"
 	log "building the host kernel packages (a full distribution config: hours on 2 cores)"
 	make -C "$KSRC" O="$kout" -j"$(nproc)" CC="ccache gcc" HOSTCC="ccache gcc" \
 		LOCALVERSION=-unmapped-gmem KDEB_PKGVERSION="$version" \
 		DEBFULLNAME=unmapped-gmem DEBEMAIL=dev@unmapped-gmem.invalid \
-		KBUILD_BUILD_TIMESTAMP="2026-01-01" KBUILD_BUILD_USER=build \
-		KBUILD_BUILD_HOST=unmapped-gmem bindeb-pkg
+		"${KBUILD_REPRO[@]}" bindeb-pkg
 	# bindeb-pkg leaves its packages next to the build directory.
 	mv "$(dirname "$kout")"/linux-*_"$version"_amd64.* "$debs/"
 }
@@ -82,19 +78,19 @@ EOT
 	mkdir -p "$root/DEBIAN"
 	cat > "$root/DEBIAN/control" <<EOT
 Package: $pkg
-Version: 1:10.2.2+unmappedgmem1
+Version: 1:$QEMU_RELEASE+unmappedgmem1
 Architecture: amd64
 Maintainer: unmapped-gmem <dev@unmapped-gmem.invalid>
 Depends: $deps, qemu-system-data, seabios, ipxe-qemu
 Section: otherosfs
 Priority: optional
-Description: QEMU 10.2.2 with guest RAM outside the host direct map
+Description: QEMU $QEMU_RELEASE with guest RAM outside the host direct map
  qemu-system-x86_64 with the unmapped-gmem patches: the
  memory-backend-guest-memfd backend (no-direct-map=on) and the
  no-direct-map and no-zero options of sev-snp-guest and tdx-guest.
  Run it as qemu-system-x86_64-unmapped-gmem; Debian's QEMU stays as it is.
 EOT
-	dpkg-deb --root-owner-group -Zxz -b "$root" "$debs/${pkg}_10.2.2+unmappedgmem1_amd64.deb" >/dev/null
+	dpkg-deb --root-owner-group -Zxz -b "$root" "$debs/${pkg}_${QEMU_RELEASE}+unmappedgmem1_amd64.deb" >/dev/null
 }
 
 case $what in

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # qemu-series.sh: `make qemu-series`. Export qemu-patches/series as a git
-# format-patch series against QEMU 10.2.2 with the cover letter of
+# format-patch series against pristine QEMU with the cover letter of
 # qemu-patches/cover-letter.txt and a base-commit line, check every patch
 # with QEMU's scripts/checkpatch.pl and build every prefix of the series
 # (x86_64-softmmu, in the usual QEMU build directory). Writes
@@ -17,23 +17,9 @@ out=$BUILD/qemu-series
 export GIT_COMMITTER_NAME=unmapped-gmem GIT_COMMITTER_EMAIL=dev@unmapped-gmem.invalid
 tip=$(git -C "$QSRC" rev-parse HEAD)
 
-rm -rf "$out"
-git -C "$QSRC" format-patch -q --zero-commit --no-signature --cover-letter \
-	--base=pristine -o "$out" pristine.."$tip"
-cover=$(ls "$out"/0000-*.patch)
-"$PYTHON" - "$cover" "$dir/cover-letter.txt" <<'EOF'
-import re
-import sys
-path, text = sys.argv[1:]
-s = open(path).read()
-subject, body = open(text).read().split("\n", 1)
-subject = re.sub(r"^Subject: \[PATCH[^]]*\] ", "", subject)
-s = s.replace("*** SUBJECT HERE ***", subject)
-s = s.replace("*** BLURB HERE ***", body.strip("\n"))
-open(path, "w").write(s)
-EOF
+export_series "$QSRC" "$out" "$dir/cover-letter.txt"
 n=$(find "$out" -name '0*.patch' ! -name '0000-*' | wc -l)
-log "exported $n patches and a cover letter to $out"
+cover=$(ls "$out"/0000-*.patch)
 
 log "QEMU checkpatch on every patch"
 for p in "$out"/0*.patch; do

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # series.sh: `make series`. Export our kernel work as one git format-patch
-# series against Linux 7.2.13: patches/linux/series in order, each of our
+# series against pristine Linux: patches/linux/series in order, each of our
 # whole files folded into the patch that first builds it
 # (patches/linux/overlay-files), with the cover letter of
 # patches/linux/cover-letter.txt and a base-commit line. Then check it:
@@ -53,24 +53,11 @@ while read -r p; do
 	# shellcheck disable=SC2086
 	git -C "$tree" add -f $files
 	git -C "$tree" commit -q --amend --no-edit
-done < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$dir/series")
+done < <(list_entries "$dir/series")
 
-rm -rf "$out"
-git -C "$tree" format-patch -q --zero-commit --no-signature --cover-letter \
-	--base=pristine -o "$out" pristine..HEAD
-# The cover letter: our subject and text in place of git's placeholders.
-cover=$(ls "$out"/0000-*.patch)
-subject=$(head -1 "$dir/cover-letter.txt")
-"$PYTHON" - "$cover" "$dir/cover-letter.txt" "$subject" <<'EOF'
-import sys
-path, text, subject = sys.argv[1:]
-s = open(path).read()
-body = open(text).read().split("\n", 1)[1].strip("\n")
-s = s.replace("*** SUBJECT HERE ***", subject).replace("*** BLURB HERE ***", body)
-open(path, "w").write(s)
-EOF
+export_series "$tree" "$out" "$dir/cover-letter.txt"
 n=$(find "$out" -name '0*.patch' ! -name '0000-*' | wc -l)
-log "exported $n patches and a cover letter to $out"
+cover=$(ls "$out"/0000-*.patch)
 
 # checkpatch's SPDX check needs python3-ply and python3-git.
 install_missing python3-ply python3-git
@@ -101,7 +88,7 @@ prefix_build()
 	make -C "$tree" O="$kout" -s olddefconfig >/dev/null
 	log "building prefix $i/$n: $(git -C "$tree" log -1 --format=%s "$rev")"
 	make -C "$tree" O="$kout" -j"$(nproc)" -s CC="ccache gcc" HOSTCC="ccache gcc" \
-		KBUILD_BUILD_TIMESTAMP="2026-01-01" bzImage ||
+		"${KBUILD_REPRO[@]}" bzImage ||
 		die "prefix $i/$n does not build: $(git -C "$tree" log -1 --format=%s "$rev")"
 }
 
