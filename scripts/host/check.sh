@@ -54,6 +54,8 @@ kunit_args=()
 for suite in $(selected kunit "$@"); do
 	kunit_args+=(--kunit-suite "$suite")
 done
+[ -n "$host_tests$vm_tests$numa_tests" ] || [ ${#kunit_args[@]} -gt 0 ] ||
+	die "none of '$*' runs in the $flavour flavour (scripts/tests.list)"
 
 if [ -n "$host_tests" ]; then
 	for name in $host_tests; do
