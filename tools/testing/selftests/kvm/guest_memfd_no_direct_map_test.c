@@ -965,12 +965,20 @@ static int gmem_fill_64m_where(const char *cgroup, void *arg)
 {
 	struct kvm_vm *vm = vm_create_barebones();
 	int fd = create_gmem(vm, SZ_64M, NO_DIRECT_MAP);
-	u64 node0 = node_pool_used(0);
+	u64 node0 = node_pool_used(0), node1 = node_pool_used(1);
+	unsigned int cpu, node;
+	s64 taken0, taken1;
 
 	if (fd < 0 || fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_64M))
 		return 2;
-	/* Less than a block: per-CPU counter deltas, not an allocation. */
-	return node_pool_used(0) - node0 >= BLOCK_PAGES;
+	/* Signed: per-CPU counter deltas can make a node look a few pages down. */
+	taken0 = node_pool_used(0) - node0;
+	taken1 = node_pool_used(1) - node1;
+	syscall(__NR_getcpu, &cpu, &node, NULL);
+	ksft_print_msg("on CPU %u of node %u, pages handed out: node 0 %+lld, node 1 %+lld\n",
+		       cpu, node, (long long)taken0, (long long)taken1);
+	/* Less than a block: counter deltas, not an allocation. */
+	return taken0 >= BLOCK_PAGES;
 }
 
 /*
