@@ -45,8 +45,6 @@ selected()
 	done
 }
 
-rm -rf "$res"
-mkdir -p "$res"
 host_tests=$(selected host "$@")
 vm_tests=$(selected vm "$@")
 numa_tests=$(selected numa "$@")
@@ -56,6 +54,8 @@ for suite in $(selected kunit "$@"); do
 done
 [ -n "$host_tests$vm_tests$numa_tests" ] || [ ${#kunit_args[@]} -gt 0 ] ||
 	die "none of '$*' runs in the $flavour flavour (scripts/tests.list)"
+rm -rf "$res"
+mkdir -p "$res"
 
 if [ -n "$host_tests" ]; then
 	for name in $host_tests; do
