@@ -36,8 +36,11 @@ fi
 # --verbose puts the kernel's console on stderr: keep it, a crash that
 # never reaches the guest's own dmesg dump shows up there.
 args+=(--verbose --exec "$(printf '%q ' "$@")")
+# virtme-ng hands QEMU our stdout as /proc/self/fd/1 for a file chardev,
+# which QEMU opens with O_TRUNC: a pipe keeps what `make check > file`
+# wrote before the VM booted.
 if [ -n "$console" ]; then
-	timeout -k 30 "$limit" vng "${args[@]}" < /dev/null 2> "$console"
+	timeout -k 30 "$limit" vng "${args[@]}" < /dev/null 2> "$console" | cat
 else
-	timeout -k 30 "$limit" vng "${args[@]}" < /dev/null
+	timeout -k 30 "$limit" vng "${args[@]}" < /dev/null | cat
 fi
