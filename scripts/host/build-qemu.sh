@@ -9,11 +9,22 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
+# A KVM host's QEMU, x86_64 only: what Debian's qemu-system-x86 offers a
+# server (its microvm build's list, plus slirp and seccomp): linux-aio and
+# io_uring disk backends, NUMA binding of memory backends, vhost (kernel,
+# user, vDPA), -netdev user, -sandbox, 9p, VNC. Left out: desktop UIs,
+# audio, USB redirection, smartcards, network block drivers (rbd, iSCSI,
+# gluster, curl: Debian ships them as modules) and the tools (Debian's
+# qemu-utils has qemu-img). docs/system/guest-memfd-ram.rst (qemu-patches/0009)
+# says what each of them does with no-direct-map RAM.
 CONFIGURE_OPTS=(--python="$PYTHON" --target-list=x86_64-softmmu
 	--without-default-features --enable-kvm --enable-fdt=system
 	--enable-pixman --disable-install-blobs --disable-docs
 	--disable-werror --disable-tools --disable-guest-agent
-	--enable-vhost-kernel --enable-vhost-net)
+	--enable-linux-aio --enable-linux-io-uring --enable-numa
+	--enable-vhost-kernel --enable-vhost-net --enable-vhost-user
+	--enable-vhost-vdpa --enable-slirp --enable-seccomp --enable-cap-ng
+	--enable-attr --enable-virtfs --enable-vnc --enable-malloc-trim)
 
 if ! git -C "$QSRC" rev-parse -q --verify pristine >/dev/null 2>&1; then
 	tarball=$("$TOP/scripts/host/fetch.sh" qemu)

@@ -11,14 +11,16 @@ set -euo pipefail
 BOOKWORM_PKGS="build-essential bc bison flex libelf-dev libssl-dev cpio
 	busybox-static ccache git xz-utils pkg-config rsync kmod
 	libglib2.0-dev libpixman-1-dev libfdt-dev ninja-build python3
-	python3-venv udev seabios ipxe-qemu liburing-dev"
-BACKPORTS_PKGS="meson python3-pycotap qemu-system-x86"
+	python3-venv udev seabios ipxe-qemu liburing-dev e2fsprogs
+	libaio-dev libnuma-dev libseccomp-dev libcap-ng-dev libslirp-dev"
+# qemu-utils: qemu-img, for the disk and snapshot tests.
+BACKPORTS_PKGS="meson python3-pycotap qemu-system-x86 qemu-utils"
 VNG_VER=1.41
 
 # Installed from backports, not bookworm: check the version too.
 backports_ok()
 {
-	[ -z "$(missing python3-pycotap)" ] &&
+	[ -z "$(missing python3-pycotap qemu-utils)" ] &&
 		dpkg --compare-versions "$(dpkg-query -W -f='${Version}' meson 2>/dev/null || echo 0)" ge 1.5 &&
 		dpkg --compare-versions "$(dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null || echo 0)" ge 1:10.0
 }
