@@ -42,6 +42,7 @@ demo: kernel
 	@mkdir -p $(DEMO)
 	@gcc -O2 -Wall -Wextra -static -isystem $(KHDR) -o $(DEMO)/gmem_caps demo/gmem_caps.c
 	@gcc -O2 -Wall -Wextra -static -o $(DEMO)/guest-fill demo/guest-fill.c
+	@gcc -O2 -Wall -Wextra -static -o $(DEMO)/guest-io demo/guest-io.c
 	@gcc -O2 -Wall -Wextra -static -o $(DEMO)/kcore-scan demo/kcore-scan.c
 	@scripts/host/build-initramfs.sh
 

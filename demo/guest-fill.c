@@ -3,7 +3,8 @@
  * guest-fill: runs in the nested guest. Fills MIB MiB of its RAM with
  * pages made up from SEED (see demo/pattern.h), reports over the console,
  * then holds the memory until a line arrives on /dev/ttyS1, so that the
- * host can look for the pattern meanwhile.
+ * host can look for the pattern (or migrate the guest) meanwhile; last,
+ * checks that every page still holds its pattern and says how many do.
  *
  *   guest-fill SEED MIB
  */
@@ -16,8 +17,8 @@
 
 int main(int argc, char **argv)
 {
-	unsigned long long seed, pages, i;
-	char line[64];
+	unsigned long long seed, pages, i, intact = 0;
+	char line[64] = "";
 	uint64_t *mem;
 	FILE *ctl;
 
@@ -42,5 +43,13 @@ int main(int argc, char **argv)
 	if (!ctl || !fgets(line, sizeof(line), ctl))
 		fprintf(stderr, "guest-fill: no word from the host\n");
 	printf("nested-guest: released %s", line);
-	return 0;
+	for (i = 0; i < pages; i++) {
+		uint64_t *page = mem + i * PATTERN_WORDS;
+
+		if (pattern_page_matches(page, seed) &&
+		    (page[0] ^ pattern_mix(seed)) == i)
+			intact++;
+	}
+	printf("nested-guest: %llu of %llu pages intact\n", intact, pages);
+	return intact == pages ? 0 : 1;
 }

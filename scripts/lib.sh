@@ -239,6 +239,43 @@ NESTED_QEMU_CMD=("$NESTED_QEMU" -accel kvm -cpu host -smp 1 -nodefaults -nograph
 		 -L /usr/share/seabios -L /usr/share/qemu -no-reboot
 		 -kernel "$NESTED_KERNEL" -initrd "$NESTED_INITRD")
 
+# The cache:aio pairs of the disk tests and benchmark (aio=native needs
+# cache=none); a nested guest names each disk by its serial, cache-aio.
+DISK_MODES="none:threads none:native none:io_uring writeback:threads writeback:io_uring"
+
+# disk_args MODE IMAGE ID: a nested QEMU's options for a virtio-blk disk.
+disk_args()
+{
+	echo "-drive file=$2,format=raw,if=none,id=$3,cache=${1%:*},aio=${1#*:}"
+	echo "-device virtio-blk-pci,drive=$3,serial=${1/:/-}"
+}
+
+# ext4_on_loop DIR MIB: mount a fresh ext4 of MIB MiB, on a loop device
+# over a file in DIR, at DIR/ext4; sets LOOP_DEV. A real block device:
+# O_DIRECT into a file there pins the user's pages (tmpfs would copy).
+ext4_on_loop()
+{
+	truncate -s "$2M" "$1/fs.img" &&
+		mkfs.ext4 -q -F "$1/fs.img" &&
+		LOOP_DEV=$(losetup -f --show "$1/fs.img") &&
+		mkdir -p "$1/ext4" && mount -t ext4 "$LOOP_DEV" "$1/ext4"
+}
+
+# ext4_on_loop_cleanup DIR: undo ext4_on_loop.
+ext4_on_loop_cleanup()
+{
+	mountpoint -q "$1/ext4" && umount "$1/ext4"
+	[ -n "${LOOP_DEV:-}" ] && losetup -d "$LOOP_DEV"
+	LOOP_DEV=
+}
+
+# qmp SOCKET COMMAND [JSON-ARGUMENTS]: one QMP command to a nested QEMU,
+# through QEMU's Python library from our QEMU source tree.
+qmp()
+{
+	QEMU_PYTHON=$QSRC/python "$PYTHON" "$TOP/scripts/guest/qmp.py" "$@"
+}
+
 # Shell tests print KTAP through the kernel's helpers; source this file,
 # then use ktap_check.
 KTAP_HELPERS=$KSRC/tools/testing/selftests/kselftest/ktap_helpers.sh
