@@ -15,7 +15,7 @@ DEMO	:= $(OUT)/build/demo
 # make check T="guest_memfd_test qemu_nested_boot": run only those tests.
 T ?=
 
-.PHONY: all deps kernel bench-kernel debug-kernel selftests qemu demo bench check \
+.PHONY: all deps kernel bench-kernel debug-kernel selftests qemu demo bench bench-disk check \
 	check-debug kselftest-tarball series qemu-series deb deb-check run shell clean distclean
 
 all: kernel selftests qemu demo
@@ -59,6 +59,12 @@ check-debug: debug-kernel selftests
 bench: bench-kernel
 	@scripts/host/build-selftests.sh bench guest_memfd_bench
 	@scripts/host/bench.sh
+
+# Nested guests measure their disks in every cache and aio mode, on
+# no-direct-map RAM and on ordinary guest_memfd RAM, side by side; the
+# report goes to out/build/bench/disk (disk.md).
+bench-disk: bench-kernel kernel qemu demo
+	@scripts/host/bench-disk.sh
 
 # Our kernel work as a format-patch series against v7.2.13, checkpatch
 # clean, every prefix built (out/build/series/patches).
