@@ -280,6 +280,27 @@ qmp()
 	QEMU_PYTHON=$QSRC/python "$PYTHON" "$TOP/scripts/guest/qmp.py" "$@"
 }
 
+# ktap_note FILE...: the files' lines as KTAP diagnostics.
+ktap_note()
+{
+	sed 's/^/# /' "$@"
+}
+
+# wait_for_line PATTERN FILE SECONDS [PID]: until a line of FILE matches
+# PATTERN; gives up after SECONDS, or as soon as process PID has exited.
+wait_for_line()
+{
+	local pattern=$1 file=$2 seconds=$3 pid=${4:-}
+
+	while [ "$seconds" -gt 0 ]; do
+		grep -q "$pattern" "$file" 2>/dev/null && return 0
+		[ -z "$pid" ] || kill -0 "$pid" 2>/dev/null || return 1
+		sleep 1
+		seconds=$((seconds - 1))
+	done
+	return 1
+}
+
 # Shell tests print KTAP through the kernel's helpers; source this file,
 # then use ktap_check.
 KTAP_HELPERS=$KSRC/tools/testing/selftests/kselftest/ktap_helpers.sh

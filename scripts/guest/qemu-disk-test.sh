@@ -35,12 +35,6 @@ cleanup()
 }
 trap cleanup EXIT
 
-# Diagnostics: KTAP comment lines.
-note()
-{
-	sed 's/^/# /' "$@"
-}
-
 # make_image PATH: random data, then as many zeroes.
 make_image()
 {
@@ -108,7 +102,7 @@ disk_run()
 	wait "$qsd"
 	qsd=
 	if [ $rc != 0 ] || ! grep -q '^nested-guest: done' "$log"; then
-		note "$work/qemu-$ndm.err" "$work/qsd-$ndm.log" "$log"
+		ktap_note "$work/qemu-$ndm.err" "$work/qsd-$ndm.log" "$log"
 		ktap_test_fail "no-direct-map=$ndm: the guest did not finish (QEMU exited $rc); its output above"
 	else
 		ktap_test_pass "no-direct-map=$ndm: the guest ran with $NR_DISKS disks"

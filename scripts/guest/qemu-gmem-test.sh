@@ -36,25 +36,6 @@ not_ok()
 	ktap_test_fail "$*"
 }
 
-# Diagnostics: KTAP comment lines.
-note()
-{
-	sed 's/^/# /' "$@"
-}
-
-wait_for()
-{
-	local pattern=$1 file=$2 seconds=$3
-
-	while [ "$seconds" -gt 0 ]; do
-		grep -q "$pattern" "$file" 2>/dev/null && return 0
-		kill -0 "$qpid" 2>/dev/null || return 1
-		sleep 1
-		seconds=$((seconds - 1))
-	done
-	return 1
-}
-
 # guest_run on|off: boot, check while the guest holds its pattern, release.
 guest_run()
 {
@@ -71,8 +52,8 @@ guest_run()
 		-append "$NESTED_APPEND fill.seed=$seed fill.mib=$FILL_MIB" \
 		< /dev/null > "$work/qemu-$ndm.err" 2>&1 &
 	qpid=$!
-	if ! wait_for "nested-guest: filled" "$log" 240; then
-		note "$work/qemu-$ndm.err" "$log"
+	if ! wait_for_line "nested-guest: filled" "$log" 240 "$qpid"; then
+		ktap_note "$work/qemu-$ndm.err" "$log"
 		not_ok "no-direct-map=$ndm: the guest did not fill its RAM; its output above"
 		kill -9 "$qpid" 2>/dev/null
 		wait "$qpid" 2>/dev/null
@@ -99,7 +80,7 @@ guest_run()
 
 	# The operator's view: the tool finds QEMU's guest RAM per VM.
 	"$PYTHON" "$TOP/tools/mm/unmapped_stat.py" > "$work/stat" 2>&1
-	note "$work/stat"
+	ktap_note "$work/stat"
 	unmapped=$(awk -v p="$qpid" '$1 == p { print int($(NF - 1)) }' "$work/stat")
 	# on: at least the pattern the guest wrote; off (the control): none.
 	if [ "$ndm" = on ]; then
@@ -115,7 +96,7 @@ guest_run()
 	fi
 
 	"$scan" "$seed" > "$work/scan"
-	note "$work/scan"
+	ktap_note "$work/scan"
 	matches=$(awk '{ print $2 }' "$work/scan")
 	if [ "$ndm" = on ]; then
 		[ $((pool1 - pool0)) -ge "$want_pages" ] &&
@@ -137,7 +118,7 @@ guest_run()
 	if [ $rc = 0 ] && grep -q "^nested-guest: done" "$log"; then
 		ok "no-direct-map=$ndm: the guest ran to completion"
 	else
-		note "$work/qemu-$ndm.err" "$log"
+		ktap_note "$work/qemu-$ndm.err" "$log"
 		not_ok "no-direct-map=$ndm: QEMU exited with $rc; its output above"
 	fi
 }
@@ -153,7 +134,7 @@ refused()
 	if [ $rc != 0 ] && [ $rc != 124 ] && grep -q -- "$want" "$work/refused.log"; then
 		ok "refused: $what: $(grep -m1 -- "$want" "$work/refused.log")"
 	else
-		note "$work/refused.log"
+		ktap_note "$work/refused.log"
 		not_ok "$what: want an error with '$want', QEMU exited $rc; its output above"
 	fi
 }
@@ -171,7 +152,7 @@ accepted()
 	if [ $rc = 0 ]; then
 		ok "accepted: $what"
 	else
-		note "$work/accepted.log"
+		ktap_note "$work/accepted.log"
 		not_ok "$what: QEMU exited $rc; its output above"
 	fi
 }

@@ -20,24 +20,6 @@ work=$(mktemp -d)
 declare -A pid_of
 trap 'kill -9 "${pid_of[@]}" 2>/dev/null; rm -rf "$work"' EXIT
 
-# Diagnostics: KTAP comment lines.
-note()
-{
-	sed 's/^/# /' "$@"
-}
-
-wait_for()
-{
-	local pattern=$1 file=$2 seconds=$3
-
-	while [ "$seconds" -gt 0 ]; do
-		grep -q "$pattern" "$file" 2>/dev/null && return 0
-		sleep 1
-		seconds=$((seconds - 1))
-	done
-	return 1
-}
-
 # start NAME [QEMU-ARGS...]: a QEMU for the guest, its serial console in
 # NAME.log, the guest's control line on NAME.in, QMP on NAME.qmp.
 start()
@@ -81,8 +63,8 @@ seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 qemu-img create -q -f qcow2 "$work/snap.qcow2" 64M
 
 start src || ktap_exit_fail_msg "QEMU did not start"
-if ! wait_for "nested-guest: filled" "$work/src.log" 240; then
-	note "$work/src.err" "$work/src.log"
+if ! wait_for_line "nested-guest: filled" "$work/src.log" 240 "${pid_of[src]}"; then
+	ktap_note "$work/src.err" "$work/src.log"
 	ktap_exit_fail_msg "the guest did not fill its RAM; its output above"
 fi
 

@@ -49,7 +49,7 @@ populated()
 		kill -0 $qpid 2>/dev/null || break
 		sleep 1
 	done
-	sed 's/^/# /' "$work/qemu.err" >&2
+	ktap_note "$work/qemu.err" >&2
 	echo failed
 }
 
