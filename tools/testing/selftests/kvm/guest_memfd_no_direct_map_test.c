@@ -1461,6 +1461,163 @@ TEST_F(nested, svm_vmrun)
 	kvm_vm_free(vm);
 }
 
+/* --- Dirty logging, which migration and snapshots need ------------------ */
+
+#define TAG_BEFORE	0x1000000ull
+#define TAG_LOGGED	0x2000000ull
+#define TAG_AFTER	0x3000000ull
+
+/* Pages written while dirty logging is on: every third. */
+static bool logged_page(int i)
+{
+	return i % 3 == 0;
+}
+
+/* Pages written after it is turned off again: every fifth. */
+static bool after_page(int i)
+{
+	return i % 5 == 0;
+}
+
+static void guest_write_in_phases(u64 *mem)
+{
+	int i;
+
+	for (i = 0; i < BLOCK_PAGES; i++)
+		mem[i * WORDS] = TAG_BEFORE + i;
+	GUEST_SYNC(0);
+	for (i = 0; i < BLOCK_PAGES; i++)
+		if (logged_page(i))
+			mem[i * WORDS] = TAG_LOGGED + i;
+	GUEST_SYNC(1);
+	for (i = 0; i < BLOCK_PAGES; i++)
+		if (after_page(i))
+			mem[i * WORDS] = TAG_AFTER + i;
+	GUEST_DONE();
+}
+
+static void run_to_sync(struct __test_metadata *_metadata, struct kvm_vcpu *vcpu)
+{
+	struct ucall uc;
+
+	vcpu_run(vcpu);
+	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+	if (get_ucall(vcpu, &uc) == UCALL_ABORT)
+		REPORT_GUEST_ASSERT(uc);
+	ASSERT_EQ(uc.cmd, UCALL_SYNC);
+}
+
+/* Pages whose dirty bit differs from @want(i); no @want: bits set. */
+static int dirty_log_mismatches(struct kvm_vm *vm, bool (*want)(int))
+{
+	unsigned long bitmap[BLOCK_PAGES / BITS_PER_LONG] = {};
+	int i, n = 0;
+
+	kvm_vm_get_dirty_log(vm, TEST_SLOT, bitmap);
+	for (i = 0; i < BLOCK_PAGES; i++)
+		n += test_bit(i, bitmap) != (want && want(i));
+	return n;
+}
+
+FIXTURE(dirty_log) {};
+FIXTURE_VARIANT(dirty_log) {
+	u64 flags;
+};
+
+FIXTURE_VARIANT_ADD(dirty_log, no_direct_map) {
+	.flags = MMAP | INIT_SHARED | NO_DIRECT_MAP,
+};
+
+FIXTURE_VARIANT_ADD(dirty_log, ordinary) {
+	.flags = MMAP | INIT_SHARED,
+};
+
+FIXTURE_SETUP(dirty_log) {}
+FIXTURE_TEARDOWN(dirty_log) {}
+
+/*
+ * A VMM migrating a VM that runs on guest_memfd turns dirty logging on and
+ * off with flags-only changes of the memslot. The log must name exactly
+ * the pages the guest wrote while it was on, and the memslot must keep its
+ * memory through both changes; changes that would rebind it are refused.
+ */
+TEST_F(dirty_log, flags_only_changes)
+{
+	const u32 gmem = KVM_MEM_GUEST_MEMFD;
+	const u32 logged = gmem | KVM_MEM_LOG_DIRTY_PAGES;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	int fd, other, i, wrong = 0;
+	u64 *mem, want;
+
+	fd = guest_start(KVM_X86_DEFAULT_VM, variant->flags, false,
+			 guest_write_in_phases, &vm, &vcpu);
+	ASSERT_EQ(vm_check_cap(vm, KVM_CAP_GUEST_MEMFD_DIRTY_LOG), 1);
+	vcpu_args_set(vcpu, 1, TEST_GPA);
+	run_to_sync(_metadata, vcpu);
+
+	/* Another file, offset or address is not a flags-only change. */
+	other = create_gmem(vm, BLOCK_BYTES, variant->flags);
+	ASSERT_GE(other, 0);
+	EXPECT_EQ(__vm_set_user_memory_region2(vm, TEST_SLOT, logged, TEST_GPA,
+					       BLOCK_BYTES, NULL, other, 0) ? errno : 0,
+		  EINVAL);
+	EXPECT_EQ(__vm_set_user_memory_region2(vm, TEST_SLOT, logged, TEST_GPA,
+					       BLOCK_BYTES / 2, NULL, fd, PAGE_SIZE) ? errno : 0,
+		  EINVAL);
+	EXPECT_EQ(__vm_set_user_memory_region2(vm, TEST_SLOT, logged, 2 * TEST_GPA,
+					       BLOCK_BYTES, NULL, fd, 0) ? errno : 0,
+		  EINVAL);
+	close(other);
+
+	vm_set_user_memory_region2(vm, TEST_SLOT, logged, TEST_GPA, BLOCK_BYTES,
+				   NULL, fd, 0);
+	/* What the guest wrote before logging started is not in the log. */
+	EXPECT_EQ(dirty_log_mismatches(vm, NULL), 0);
+	run_to_sync(_metadata, vcpu);
+	i = dirty_log_mismatches(vm, logged_page);
+	ksft_print_msg("dirty log: %d of %d pages wrong\n", i, BLOCK_PAGES);
+	EXPECT_EQ(i, 0);
+	/* Getting the log cleared it. */
+	EXPECT_EQ(dirty_log_mismatches(vm, NULL), 0);
+
+	vm_set_user_memory_region2(vm, TEST_SLOT, gmem, TEST_GPA, BLOCK_BYTES,
+				   NULL, fd, 0);
+	run_to_done(_metadata, vcpu);
+
+	mem = mmap(NULL, BLOCK_BYTES, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(mem, MAP_FAILED);
+	for (i = 0; i < BLOCK_PAGES; i++) {
+		want = after_page(i) ? TAG_AFTER : logged_page(i) ? TAG_LOGGED : TAG_BEFORE;
+		wrong += mem[i * WORDS] != want + i;
+	}
+	EXPECT_EQ(wrong, 0);
+	munmap(mem, BLOCK_BYTES);
+	close(fd);
+	kvm_vm_free(vm);
+}
+
+/* Private memory cannot be logged: turning logging on stays refused. */
+TEST(dirty_log_private_refused)
+{
+	const unsigned long type = KVM_X86_SW_PROTECTED_VM;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	int fd;
+
+	if (!vm_type_offered(type))
+		SKIP(return, "software-protected VMs are not offered by this host");
+	fd = guest_start(type, NO_DIRECT_MAP, true, guest_write_in_phases, &vm, &vcpu);
+	EXPECT_EQ(vm_check_cap(vm, KVM_CAP_GUEST_MEMFD_DIRTY_LOG), 0);
+	EXPECT_EQ(__vm_set_user_memory_region2(vm, TEST_SLOT,
+					       KVM_MEM_GUEST_MEMFD | KVM_MEM_LOG_DIRTY_PAGES,
+					       TEST_GPA, BLOCK_BYTES,
+					       addr_gpa2hva(vm, TEST_GPA), fd, 0) ? errno : 0,
+		  EINVAL);
+	close(fd);
+	kvm_vm_free(vm);
+}
+
 int main(int argc, char **argv)
 {
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_GUEST_MEMFD));
