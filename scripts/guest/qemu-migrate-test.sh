@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Runs inside the test VM: what migration and snapshots do with a nested
-# guest on no-direct-map guest_memfd RAM. KVM cannot log dirty pages of
-# guest_memfd memory slots yet, so QEMU must refuse, with a message that
-# says so, live migration over a unix socket, migration to a file and
-# savevm on a qcow2 disk, and postcopy on a destination; and the guest,
-# which filled 32 MiB with a pattern before, must run on unharmed and
-# find every page of it intact.
+# Runs inside the test VM: migration and snapshots of a nested guest on
+# no-direct-map guest_memfd RAM. The guest fills 32 MiB with a pattern and
+# keeps rewriting it, each page with a new generation, so that only a
+# migration that carries its latest writes (KVM's dirty log of guest_memfd
+# memory slots) leaves the pattern intact. It moves over a unix socket to
+# a second QEMU, from there to a file and back into a third, which saves a
+# snapshot on a qcow2 disk and loads it again; after each step the guest
+# checks every page, and checks once against another seed, which must find
+# none. What cannot work is refused with a message that says why: postcopy
+# on a destination, zero-copy-send and direct-io, which pin guest pages.
 #
 # KTAP on stdout.
 set -uo pipefail
@@ -14,7 +17,8 @@ set -uo pipefail
 . "$KTAP_HELPERS"
 
 GUEST_MIB=128 FILL_MIB=32
-WHY="KVM cannot log dirty pages of guest_memfd RAM"
+PAGES=$((FILL_MIB * 256))
+PINS="the host kernel cannot pin memory outside its direct map"
 
 work=$(mktemp -d)
 declare -A pid_of
@@ -34,7 +38,7 @@ start()
 		-drive "file=$work/snap.qcow2,format=qcow2,if=none,id=snap" \
 		-serial "file:$work/$name.log" -serial "pipe:$work/$name" \
 		-qmp "unix:$work/$name.qmp,server=on,wait=off" \
-		-append "$NESTED_APPEND fill.seed=$seed fill.mib=$FILL_MIB" "$@" \
+		-append "$NESTED_APPEND fill.seed=$seed fill.mib=$FILL_MIB fill.churn=1" "$@" \
 		< /dev/null > "$work/$name.err" 2>&1 &
 	pid_of[$name]=$!
 	for _ in $(seq 30); do
@@ -42,6 +46,61 @@ start()
 		sleep 1
 	done
 	return 1
+}
+
+# migration_status NAME: waits until the migration of QEMU NAME (either
+# side) ends, and prints how: completed, failed, or its state at timeout,
+# and on the source how much RAM went in how many dirty-log passes.
+migration_status()
+{
+	local status
+
+	for _ in $(seq 240); do
+		status=$(qmp "$work/$1.qmp" query-migrate | "$PYTHON" -c '
+import json, sys
+m = json.load(sys.stdin)
+ram = m.get("ram")
+print(m.get("status", "none") + ("" if not ram else
+      " (%d MiB sent, %d dirty-log syncs)" % (ram["transferred"] >> 20, ram["dirty-sync-count"])))')
+		case $status in completed*|failed*|cancelled*) break ;; esac
+		sleep 1
+	done
+	echo "$status"
+}
+
+# ask NAME LINE: sends LINE to the guest of QEMU NAME and prints the
+# guest's reply ("... N of M pages intact"), or nothing after 2 minutes.
+ask()
+{
+	local log=$work/$1.log before
+
+	before=$(grep -c "pages intact" "$log")
+	echo "$2" > "$work/$1.in"
+	for _ in $(seq 120); do
+		if [ "$(grep -c "pages intact" "$log")" -gt "$before" ]; then
+			grep "pages intact" "$log" | tail -1 | tr -d '\r'
+			return
+		fi
+		sleep 1
+	done
+}
+
+# check_intact NAME WHEN: the guest of QEMU NAME finds every page intact.
+check_intact()
+{
+	local reply
+
+	reply=$(ask "$1" verify)
+	echo "# $2: ${reply:-no reply}"
+	ktap_check "$2: the guest finds all $PAGES pages intact" \
+		grep -q "verify: $PAGES of $PAGES pages intact" <<< "$reply"
+}
+
+# migrated WHAT STATUS: the migration ended as completed.
+migrated()
+{
+	echo "# $1: $2"
+	ktap_check "$1 completes" grep -q "^completed" <<< "$2"
 }
 
 # refused WHAT WANT COMMAND...: COMMAND prints an error containing WANT.
@@ -58,7 +117,7 @@ refused()
 ktap_print_header
 nested_qemu_ready || ktap_exit_fail_msg "cannot run a nested guest"
 command -v qemu-img > /dev/null || ktap_exit_fail_msg "no qemu-img (Debian's qemu-utils)"
-ktap_set_plan 6
+ktap_set_plan 14
 seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 qemu-img create -q -f qcow2 "$work/snap.qcow2" 64M
 
@@ -68,26 +127,76 @@ if ! wait_for_line "nested-guest: filled" "$work/src.log" 240 "${pid_of[src]}"; 
 	ktap_exit_fail_msg "the guest did not fill its RAM; its output above"
 fi
 
+# What pins guest pages is refused before anything moves.
+refused "zero-copy-send" "$PINS" eval \
+	"qmp $work/src.qmp migrate-set-capabilities '{\"capabilities\": [{\"capability\": \"multifd\", \"state\": true}, {\"capability\": \"zero-copy-send\", \"state\": true}]}' &&
+	 qmp $work/src.qmp migrate '{\"uri\": \"unix:$work/unused.sock\"}'"
+refused "direct-io" "$PINS" eval \
+	"qmp $work/src.qmp migrate-set-capabilities '{\"capabilities\": [{\"capability\": \"zero-copy-send\", \"state\": false}, {\"capability\": \"mapped-ram\", \"state\": true}]}' &&
+	 qmp $work/src.qmp migrate-set-parameters '{\"direct-io\": true}' &&
+	 qmp $work/src.qmp migrate '{\"uri\": \"file:$work/unused.state\"}'"
+# Should either have gone through, the guest runs on.
+qmp "$work/src.qmp" migrate_cancel > /dev/null 2>&1
+qmp "$work/src.qmp" cont > /dev/null 2>&1
+qmp "$work/src.qmp" migrate-set-parameters '{"direct-io": false}' > /dev/null
+qmp "$work/src.qmp" migrate-set-capabilities \
+	'{"capabilities": [{"capability": "mapped-ram", "state": false}, {"capability": "multifd", "state": false}]}' > /dev/null
+
 start dst -incoming defer || ktap_exit_fail_msg "the destination QEMU did not start"
-refused "live migration over a unix socket" "$WHY" \
-	qmp "$work/src.qmp" migrate "{\"uri\": \"unix:$work/migrate.sock\"}"
-refused "migration to a file" "$WHY" \
-	qmp "$work/src.qmp" migrate "{\"uri\": \"file:$work/guest.state\"}"
-refused "savevm" "$WHY" \
-	qmp "$work/src.qmp" human-monitor-command '{"command-line": "savevm snap1"}'
 # The destination is where userfaultfd would have to catch the guest's faults.
 refused "postcopy on the destination" "userfaultfd cannot register guest_memfd memory" \
 	qmp "$work/dst.qmp" migrate-set-capabilities \
 	'{"capabilities": [{"capability": "postcopy-ram", "state": true}]}'
-qmp "$work/dst.qmp" quit > /dev/null
 
-echo go > "$work/src.in"
+# Live, over a unix socket, while the guest rewrites its pages.
+qmp "$work/dst.qmp" migrate-incoming "{\"uri\": \"unix:$work/migrate.sock\"}" > /dev/null
+qmp "$work/src.qmp" migrate "{\"uri\": \"unix:$work/migrate.sock\"}" > /dev/null
+migrated "live migration over a unix socket" "$(migration_status src)"
+qmp "$work/src.qmp" quit > /dev/null 2>&1
+check_intact dst "after live migration"
+# QEMU holds the guest_memfd open twice: the largest, not the sum.
+unmapped_kb=$(grep -h "^gmem-unmapped:" /proc/"${pid_of[dst]}"/fdinfo/* 2>/dev/null |
+	      awk '$2 > kb { kb = $2 } END { print kb + 0 }')
+echo "# the destination's guest_memfd holds $unmapped_kb kB outside the direct map"
+ktap_check "the destination's RAM is out of the direct map" \
+	test "$unmapped_kb" -ge $((FILL_MIB * 1024))
+
+# To a file and back, into a third QEMU.
+qmp "$work/dst.qmp" migrate "{\"uri\": \"file:$work/guest.state\"}" > /dev/null
+migrated "migration to a file" "$(migration_status dst)"
+qmp "$work/dst.qmp" quit > /dev/null 2>&1
+start restored -incoming defer || ktap_exit_fail_msg "the third QEMU did not start"
+qmp "$work/restored.qmp" migrate-incoming "{\"uri\": \"file:$work/guest.state\"}" > /dev/null
+migrated "restoring from the file" "$(migration_status restored)"
+check_intact restored "after the round trip through a file"
+
+# A snapshot in the qcow2 disk, then back to it after more rewriting.
+hmp()
+{
+	qmp "$work/restored.qmp" human-monitor-command "{\"command-line\": \"$1\"}"
+}
+out=$(hmp "savevm snap1" 2>&1)
+ktap_check "savevm succeeds${out:+ (it said $out)}" test "$out" = '""'
+sleep 5
+out=$(hmp "loadvm snap1" 2>&1)
+ktap_check "loadvm succeeds${out:+ (it said $out)}" test "$out" = '""'
+check_intact restored "after loadvm"
+
+# The control: the same check with another seed finds no page.
+reply=$(ask restored other)
+echo "# control: ${reply:-no reply}"
+ktap_check "the check with another seed finds no page (the control)" \
+	grep -q "other seed: 0 of $PAGES pages intact" <<< "$reply"
+
+echo go > "$work/restored.in"
 rc=0
-wait "${pid_of[src]}" || rc=$?
-unset "pid_of[src]"
-sed -n 's/^nested-guest: /# guest: /p' "$work/src.log"
+wait "${pid_of[restored]}" || rc=$?
+unset "pid_of[restored]"
 ktap_check "the guest ran on to the end (QEMU exited $rc)" \
-	eval '[ $rc = 0 ] && grep -q "^nested-guest: done" "$work/src.log"'
-ktap_check "the guest finds all $((FILL_MIB * 256)) pages of its pattern intact" \
-	grep -q "^nested-guest: $((FILL_MIB * 256)) of $((FILL_MIB * 256)) pages intact" "$work/src.log"
+	eval '[ $rc = 0 ] && grep -q "^nested-guest: done" "$work/restored.log"'
+if [ "$KTAP_CNT_FAIL" -gt 0 ]; then
+	for f in src dst restored; do
+		[ -e "$work/$f.err" ] && ktap_note "$work/$f.err" "$work/$f.log"
+	done
+fi
 ktap_finished
