@@ -177,7 +177,7 @@ ktap_set_plan $((RESULTS_ON + RESULTS_OFF + RESULTS_CONFIGS))
 guest_run on
 guest_run off
 refused "a non-KVM accelerator" "needs the KVM accelerator" \
-	-accel tcg -object "$backend" -machine q35,memory-backend=ram0
+	-accel qtest -object "$backend" -machine q35,memory-backend=ram0
 refused "SMM (its SMRAM address space maps RAM twice)" "smm=off" \
 	-accel kvm -object "$backend" -machine q35,memory-backend=ram0,smm=on
 refused "share=off" "share=off is not supported" \

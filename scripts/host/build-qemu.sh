@@ -15,10 +15,12 @@ set -euo pipefail
 # user, vDPA), -netdev user, -sandbox, 9p, VNC. Left out: desktop UIs,
 # audio, USB redirection, smartcards, network block drivers (rbd, iSCSI,
 # gluster, curl: Debian ships them as modules) and the tools (Debian's
-# qemu-utils has qemu-img). docs/system/guest-memfd-ram.rst (qemu-patches/0009)
+# qemu-utils has qemu-img), and TCG: this QEMU only ever runs guests on
+# KVM (as RHEL's qemu-kvm does), and builds faster without the
+# emulator. docs/system/guest-memfd-ram.rst (qemu-patches/0009)
 # says what each of them does with no-direct-map RAM.
 CONFIGURE_OPTS=(--python="$PYTHON" --target-list=x86_64-softmmu
-	--without-default-features --enable-kvm --enable-fdt=system
+	--without-default-features --enable-kvm --disable-tcg --enable-fdt=system
 	--enable-pixman --disable-install-blobs --disable-docs
 	--disable-werror --disable-tools --disable-guest-agent
 	--enable-linux-aio --enable-linux-io-uring --enable-numa
