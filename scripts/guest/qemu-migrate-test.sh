@@ -135,7 +135,7 @@ refused "direct-io" "$PINS" eval \
 	"qmp $work/src.qmp migrate-set-capabilities '{\"capabilities\": [{\"capability\": \"zero-copy-send\", \"state\": false}, {\"capability\": \"mapped-ram\", \"state\": true}]}' &&
 	 qmp $work/src.qmp migrate-set-parameters '{\"direct-io\": true}' &&
 	 qmp $work/src.qmp migrate '{\"uri\": \"file:$work/unused.state\"}'"
-# Should either have gone through, the guest runs on.
+# Had either gone through, cancel it and let the guest run on.
 qmp "$work/src.qmp" migrate_cancel > /dev/null 2>&1
 qmp "$work/src.qmp" cont > /dev/null 2>&1
 qmp "$work/src.qmp" migrate-set-parameters '{"direct-io": false}' > /dev/null
