@@ -43,9 +43,11 @@ export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
 # Debian's python, not a pyenv one: meson and kunit.py need its modules.
 PYTHON=/usr/bin/python3
 
+# Each step is stamped with the time of day, so a log of a whole run
+# (make check > file) shows where its time went.
 log()
 {
-	printf '==> %s\n' "$*" >&2
+	printf '==> %(%H:%M:%S)T %s\n' -1 "$*" >&2
 }
 
 die()
