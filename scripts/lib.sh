@@ -39,6 +39,10 @@ QOUT=$BUILD/qemu-build
 
 export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+# Depend mode: on a miss ccache compiles once and takes the headers from
+# the compiler's dependency file, instead of running the preprocessor
+# first. A cold build (every CI run) is all misses.
+export CCACHE_DEPEND=${CCACHE_DEPEND:-true}
 
 # Debian's python, not a pyenv one: meson and kunit.py need its modules.
 PYTHON=/usr/bin/python3
