@@ -6,7 +6,7 @@ Reads only what the kernel exports: /sys/kernel/mm/unmapped (the pools'
 knobs), /proc/vmstat (their counters, TLB flushes and direct-map splits),
 /proc/meminfo (the direct map's page sizes) and, per process, the fdinfo
 of its guest_memfd files (which VM each belongs to, how much of it is
-allocated and outside the direct map). Per-VM figures need root to read
+allocated and outside the direct map, how many 2 MiB folios it took). Per-VM figures need root to read
 other processes' fdinfo.
 
 usage: unmapped_stat.py [-i SECONDS]   (with -i: repeat, showing rates)
@@ -71,7 +71,8 @@ def per_vm():
     vms, seen = {}, set()
     for pid, comm, info in gmem_files():
         key = (pid, comm, info["gmem-vm"])
-        vm = vms.setdefault(key, {"files": 0, "size": 0, "resident": 0, "unmapped": 0})
+        vm = vms.setdefault(key, {"files": 0, "size": 0, "resident": 0, "unmapped": 0,
+                                  "huge": 0, "fallbacks": 0})
         ino = info.get("ino")
         if (pid, ino) in seen:
             continue
@@ -80,6 +81,8 @@ def per_vm():
         vm["size"] += int(info["gmem-size"]) // 1024
         vm["resident"] += int(info["gmem-resident"].split()[0])
         vm["unmapped"] += int(info["gmem-unmapped"].split()[0])
+        vm["huge"] += int(info.get("gmem-huge-folios", 0))
+        vm["fallbacks"] += int(info.get("gmem-huge-fallbacks", 0))
     return vms
 
 
@@ -113,6 +116,8 @@ def report(prev, prev_t):
           f"{ev('unmapped_refill_fallback')}")
     print(f"  releases:          {ev('unmapped_release')}, scrubs: {ev('unmapped_scrub')}")
     print(f"  pool TLB flushes:  {ev('unmapped_tlb_flush')}")
+    print(f"  guest_memfd 2 MiB folios: {ev('unmapped_gmem_huge')}, 4 KiB fallbacks: "
+          f"{ev('unmapped_gmem_huge_fallback')}, splits: {ev('unmapped_gmem_huge_split')}")
     print("direct map")
     print("  " + ", ".join(f"{k} {meminfo[k]}" for k in
                           ("DirectMap4k", "DirectMap2M", "DirectMap1G") if k in meminfo))
@@ -128,10 +133,11 @@ def report(prev, prev_t):
         print("  none open")
     else:
         print(f"  {'PID':>7} {'COMMAND':<16} {'VM':<14} {'FILES':>5} {'SIZE':>12} "
-              f"{'RESIDENT':>12} {'UNMAPPED':>12}")
+              f"{'RESIDENT':>12} {'UNMAPPED':>12} {'2M FOLIOS':>9} {'FALLBACKS':>9}")
         for (pid, comm, vm), v in sorted(vms.items()):
             print(f"  {pid:>7} {comm:<16} {vm:<14} {v['files']:>5} {mib(v['size']):>12} "
-                  f"{mib(v['resident']):>12} {mib(v['unmapped']):>12}")
+                  f"{mib(v['resident']):>12} {mib(v['unmapped']):>12} {v['huge']:>9} "
+                  f"{v['fallbacks']:>9}")
     return vmstat, now
 
 

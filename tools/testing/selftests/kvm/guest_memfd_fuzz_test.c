@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Random requests against guest_memfd, with and without
- * GUEST_MEMFD_FLAG_NO_DIRECT_MAP: creation flags and sizes, fallocate
+ * GUEST_MEMFD_FLAG_NO_DIRECT_MAP (on 4 KiB and on 2 MiB folios, which
+ * holes split): creation flags and sizes, fallocate
  * modes and ranges, mmap and faults, populate (MADV_POPULATE_*) and mlock
  * through it, memslot bindings, reads and writes on the fd, closes, on
  * default and software-protected VMs. Between VMs, a few free pool pages
@@ -39,7 +40,8 @@
 #include "kselftest_harness.h"
 
 #define KNOWN_FLAGS	(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED | \
-			 GUEST_MEMFD_FLAG_NO_DIRECT_MAP | GUEST_MEMFD_FLAG_NO_ZERO)
+			 GUEST_MEMFD_FLAG_NO_DIRECT_MAP | GUEST_MEMFD_FLAG_NO_ZERO | \
+			 GUEST_MEMFD_FLAG_HUGE_PAGES)
 #define MAX_FILES	8
 #define MAX_SLOTS	4
 #define MAX_POPULATE	(256 * PAGE_SIZE)	/* per fallocate, to bound memory */

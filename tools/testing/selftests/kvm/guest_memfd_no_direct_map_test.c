@@ -55,7 +55,8 @@
 #define NO_ZERO		GUEST_MEMFD_FLAG_NO_ZERO
 #define MMAP		GUEST_MEMFD_FLAG_MMAP
 #define INIT_SHARED	GUEST_MEMFD_FLAG_INIT_SHARED
-#define KNOWN_FLAGS	(MMAP | INIT_SHARED | NO_DIRECT_MAP | NO_ZERO)
+#define HUGE_PAGES	GUEST_MEMFD_FLAG_HUGE_PAGES
+#define KNOWN_FLAGS	(MMAP | INIT_SHARED | NO_DIRECT_MAP | NO_ZERO | HUGE_PAGES)
 
 #define TEST_GPA	SZ_4G
 #define TEST_SLOT	1
@@ -89,36 +90,36 @@ FIXTURE_VARIANT(vm_type) {
 
 FIXTURE_VARIANT_ADD(vm_type, default_vm) {
 	.type = KVM_X86_DEFAULT_VM,
-	.must_offer = MMAP | INIT_SHARED | NO_DIRECT_MAP,
+	.must_offer = MMAP | INIT_SHARED | NO_DIRECT_MAP | HUGE_PAGES,
 	.must_refuse = NO_ZERO,
 };
 
 /* NO_ZERO here only with CONFIG_KVM_GMEM_NO_ZERO_INSECURE_TESTING. */
 FIXTURE_VARIANT_ADD(vm_type, sw_protected_vm) {
 	.type = KVM_X86_SW_PROTECTED_VM,
-	.must_offer = MMAP | NO_DIRECT_MAP,
+	.must_offer = MMAP | NO_DIRECT_MAP | HUGE_PAGES,
 	.must_refuse = INIT_SHARED,
 };
 
 FIXTURE_VARIANT_ADD(vm_type, sev_vm) {
 	.type = KVM_X86_SEV_VM,
-	.must_refuse = NO_DIRECT_MAP | NO_ZERO,
+	.must_refuse = NO_DIRECT_MAP | NO_ZERO | HUGE_PAGES,
 };
 
 FIXTURE_VARIANT_ADD(vm_type, sev_es_vm) {
 	.type = KVM_X86_SEV_ES_VM,
-	.must_refuse = NO_DIRECT_MAP | NO_ZERO,
+	.must_refuse = NO_DIRECT_MAP | NO_ZERO | HUGE_PAGES,
 };
 
 FIXTURE_VARIANT_ADD(vm_type, snp_vm) {
 	.type = KVM_X86_SNP_VM,
-	.must_offer = NO_ZERO | NO_DIRECT_MAP,
+	.must_offer = NO_ZERO | NO_DIRECT_MAP | HUGE_PAGES,
 	.must_refuse = INIT_SHARED,
 };
 
 FIXTURE_VARIANT_ADD(vm_type, tdx_vm) {
 	.type = KVM_X86_TDX_VM,
-	.must_offer = NO_ZERO | NO_DIRECT_MAP,
+	.must_offer = NO_ZERO | NO_DIRECT_MAP | HUGE_PAGES,
 	.must_refuse = INIT_SHARED,
 };
 
@@ -157,7 +158,8 @@ TEST_F(vm_type, flag_combinations)
 		if (flags & ~KNOWN_FLAGS)
 			continue;
 		ok = !(flags & ~self->caps) &&
-		     !((flags & NO_ZERO) && (flags & (MMAP | INIT_SHARED)));
+		     !((flags & NO_ZERO) && (flags & (MMAP | INIT_SHARED))) &&
+		     !((flags & HUGE_PAGES) && !(flags & NO_DIRECT_MAP));
 		fd = create_gmem(self->vm, BLOCK_BYTES, flags);
 		if (!ok) {
 			EXPECT_TRUE(fd < 0 && errno == EINVAL)
@@ -180,7 +182,7 @@ TEST_F(vm_type, unknown_bits)
 {
 	int bit, fd;
 
-	for (bit = 4; bit < 64; bit++) {
+	for (bit = 5; bit < 64; bit++) {
 		fd = create_gmem(self->vm, BLOCK_BYTES, self->caps | BIT_ULL(bit));
 		EXPECT_TRUE(fd < 0 && errno == EINVAL) TH_LOG("bit %d accepted", bit);
 		if (fd >= 0)
@@ -220,6 +222,12 @@ FIXTURE_VARIANT(gmem) {
 
 FIXTURE_VARIANT_ADD(gmem, no_direct_map) {
 	.flags = MMAP | INIT_SHARED | NO_DIRECT_MAP,
+	.unmapped = true,
+};
+
+/* The same on 2 MiB folios: the file is one. */
+FIXTURE_VARIANT_ADD(gmem, huge_pages) {
+	.flags = MMAP | INIT_SHARED | NO_DIRECT_MAP | HUGE_PAGES,
 	.unmapped = true,
 };
 
@@ -556,45 +564,31 @@ TEST_F(gmem, hmm_mirror_refused)
 	free(buf);
 }
 
-/* The value of @key in this process's fdinfo for @fd, or -1. */
-static long long fdinfo_value(int fd, const char *key, char *str, size_t len)
-{
-	char path[64], line[128];
-	long long val = -1;
-	size_t klen = strlen(key);
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	TEST_ASSERT(f, "open %s", path);
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, key, klen) || line[klen] != ':')
-			continue;
-		val = strtoll(line + klen + 1, NULL, 0);
-		if (str)
-			snprintf(str, len, "%s", line + klen + 1 + strspn(line + klen + 1, " \t"));
-	}
-	fclose(f);
-	return val;
-}
-
 /* fdinfo tells operators whose memory this is and how much is unmapped. */
 TEST_F(gmem, fdinfo)
 {
-	char vm[64] = "";
+	/* A huge-page file takes the whole 2 MiB block for the first 1 MiB. */
+	const long long kb = (variant->flags & HUGE_PAGES ? SZ_2M : SZ_1M) >> 10;
+	char path[64], info[1024] = "";
+	FILE *f;
 
 	ASSERT_EQ(fallocate(self->fd, FALLOC_FL_KEEP_SIZE, 0, SZ_1M), 0);
-	fdinfo_value(self->fd, "gmem-vm", vm, sizeof(vm));
-	EXPECT_EQ(strncmp(vm, "kvm-", 4), 0) TH_LOG("gmem-vm: %s", vm);
-	EXPECT_EQ(fdinfo_value(self->fd, "gmem-flags", NULL, 0), variant->flags);
-	EXPECT_EQ(fdinfo_value(self->fd, "gmem-size", NULL, 0), self->size);
-	EXPECT_EQ(fdinfo_value(self->fd, "gmem-resident", NULL, 0), SZ_1M >> 10);
-	EXPECT_EQ(fdinfo_value(self->fd, "gmem-unmapped", NULL, 0),
-		  variant->unmapped ? SZ_1M >> 10 : 0);
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", self->fd);
+	f = fopen(path, "r");
+	ASSERT_NE(f, NULL);
+	fread(info, 1, sizeof(info) - 1, f);
+	fclose(f);
+	EXPECT_NE(strstr(info, "gmem-vm:\tkvm-"), NULL) TH_LOG("%s", info);
+	EXPECT_EQ(fdinfo_read(self->fd, "gmem-flags"), variant->flags);
+	EXPECT_EQ(fdinfo_read(self->fd, "gmem-size"), self->size);
+	EXPECT_EQ(fdinfo_read(self->fd, "gmem-resident"), kb);
+	EXPECT_EQ(fdinfo_read(self->fd, "gmem-unmapped"), variant->unmapped ? kb : 0);
+	EXPECT_EQ(fdinfo_read(self->fd, "gmem-huge-folios"),
+		  variant->flags & HUGE_PAGES ? 1 : -1);
 	ASSERT_EQ(fallocate(self->fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
-			    0, SZ_1M), 0);
-	EXPECT_EQ(fdinfo_value(self->fd, "gmem-resident", NULL, 0), 0);
-	EXPECT_EQ(fdinfo_value(self->fd, "gmem-unmapped", NULL, 0), 0);
+			    0, self->size), 0);
+	EXPECT_EQ(fdinfo_read(self->fd, "gmem-resident"), 0);
+	EXPECT_EQ(fdinfo_read(self->fd, "gmem-unmapped"), 0);
 }
 
 /* How many of the pages at @mem (@nr of them) /proc/kcore shows with @tag. */

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * GUEST_MEMFD_FLAG_NO_DIRECT_MAP under concurrency: several VMs and many
+ * GUEST_MEMFD_FLAG_NO_DIRECT_MAP under concurrency, on 4 KiB folios and on
+ * 2 MiB ones (GUEST_MEMFD_FLAG_HUGE_PAGES, which a hole splits even while
+ * other threads use the rest of the folio): several VMs and many
  * threads allocating, punching, mapping, faulting, binding memslots and
  * closing at once while another thread drives the pool's knobs; VMs torn
  * down while their vCPUs fault memory in; the pool's size cap under load.
@@ -42,7 +44,8 @@
 #define NR_VMS		3
 #define NR_FILES	2		/* shared guest_memfds per VM */
 #define NR_WORKERS	6
-#define REGION		SZ_2M		/* each worker's part of a shared file */
+/* Each worker's part of a shared file: two share each 2 MiB folio. */
+#define REGION		SZ_1M
 #define FILE_SIZE	(NR_WORKERS * REGION)
 #define REGION_PAGES	(REGION / PAGE_SIZE)
 #define MAX_OPS		20000		/* per worker, whatever the time */
@@ -276,7 +279,8 @@ static void worker_churn(struct worker *w, struct shared_vm *v)
 	char *mem;
 	int fd, how, ret;
 
-	fd = __vm_create_guest_memfd(v->vm, size, NDM_FLAGS);
+	fd = __vm_create_guest_memfd(v->vm, size, NDM_FLAGS |
+				     (rnd_below(&w->rng, 2) ? GUEST_MEMFD_FLAG_HUGE_PAGES : 0));
 	if (fd < 0) {
 		check_ret(w, fd, "create");
 		return;
@@ -396,7 +400,9 @@ TEST_F_TIMEOUT(stress, threads_and_vms, 300)
 	for (i = 0; i < NR_VMS; i++) {
 		vms[i].vm = vm_create_barebones();
 		for (j = 0; j < NR_FILES; j++) {
-			vms[i].fd[j] = __vm_create_guest_memfd(vms[i].vm, FILE_SIZE, NDM_FLAGS);
+			/* Odd files on 2 MiB folios, which workers share. */
+			vms[i].fd[j] = __vm_create_guest_memfd(vms[i].vm, FILE_SIZE, NDM_FLAGS |
+							       (j % 2 ? GUEST_MEMFD_FLAG_HUGE_PAGES : 0));
 			ASSERT_GE(vms[i].fd[j], 0);
 		}
 		for (j = 0; j < NR_WORKERS; j++)
@@ -479,11 +485,15 @@ static void teardown_child(int ready_fd, u32 seed)
 	pthread_t threads[TEARDOWN_VCPUS];
 	struct guest_random_state rng = unmapped_random_state(seed);
 	struct kvm_vm *vm;
+	u64 flags;
 	int fd, i;
 
 	vm = __vm_create_with_vcpus(shape, TEARDOWN_VCPUS, 0, guest_touch_forever, vcpus);
-	fd = __vm_create_guest_memfd(vm, TEARDOWN_SIZE, GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
-	TEST_ASSERT(fd >= 0, "NO_DIRECT_MAP guest_memfd: errno %d", errno);
+	/* 4 KiB or 2 MiB folios, by the seed. */
+	flags = GUEST_MEMFD_FLAG_NO_DIRECT_MAP |
+		(guest_random_u32(&rng) & 1 ? GUEST_MEMFD_FLAG_HUGE_PAGES : 0);
+	fd = __vm_create_guest_memfd(vm, TEARDOWN_SIZE, flags);
+	TEST_ASSERT(fd >= 0, "NO_DIRECT_MAP guest_memfd 0x%lx: errno %d", flags, errno);
 	vm_mem_add(vm, VM_MEM_SRC_ANONYMOUS, GPA_BASE, SLOT_BASE,
 		   TEARDOWN_SIZE / PAGE_SIZE, KVM_MEM_GUEST_MEMFD, fd, 0);
 	vm_mem_set_private(vm, GPA_BASE, TEARDOWN_SIZE);

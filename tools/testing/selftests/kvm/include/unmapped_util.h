@@ -21,10 +21,12 @@ void unmapped_pool_write(const char *knob, unsigned long val);
 unsigned long unmapped_pool_drain(void);
 void lru_batches_drain(void);
 
-/* Counters from "key value" and "key: value" files. */
+/* Counters from "key value" and "key: value" files, /proc/self/smaps too. */
 long long stat_file_read(const char *path, const char *key);
 u64 vmstat_read(const char *name);
 u64 node_vmstat_read(int nid, const char *name);
+long long fdinfo_read(int fd, const char *key);
+long long smaps_read(void *addr, const char *key);
 u64 env_u64(const char *name, u64 dflt);
 
 /* The direct map as /proc/kcore shows it: System RAM segments. */

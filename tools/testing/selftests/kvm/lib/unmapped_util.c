@@ -93,7 +93,10 @@ void lru_batches_drain(void)
 	close(fd);
 }
 
-/* The value after @key in @path ("key value" or "key: value kB"), or -1. */
+/*
+ * The value after @key in @path ("key value" or "key: value kB"), decimal
+ * or 0x-prefixed hex, or -1.
+ */
 long long stat_file_read(const char *path, const char *key)
 {
 	size_t len = strlen(key);
@@ -105,7 +108,7 @@ long long stat_file_read(const char *path, const char *key)
 	while (fgets(line, sizeof(line), f)) {
 		if (!strncmp(line, key, len) &&
 		    (line[len] == ' ' || line[len] == ':')) {
-			val = strtoll(line + len + 1, NULL, 10);
+			val = strtoll(line + len + 1, NULL, 0);
 			break;
 		}
 	}
@@ -118,6 +121,40 @@ u64 vmstat_read(const char *name)
 	long long val = stat_file_read("/proc/vmstat", name);
 
 	TEST_ASSERT(val >= 0, "%s missing from /proc/vmstat", name);
+	return val;
+}
+
+/* The value of @key in the fdinfo of this process's @fd, or -1. */
+long long fdinfo_read(int fd, const char *key)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	return stat_file_read(path, key);
+}
+
+/* The value of @key ("FilePmdMapped", ...) for the mapping of @addr, or -1. */
+long long smaps_read(void *addr, const char *key)
+{
+	unsigned long start, end, want = (unsigned long)addr;
+	size_t len = strlen(key);
+	bool in_vma = false;
+	long long val = -1;
+	char line[256];
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	TEST_ASSERT(f, "open /proc/self/smaps");
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			in_vma = start <= want && want < end;
+			continue;
+		}
+		if (in_vma && !strncmp(line, key, len) && line[len] == ':') {
+			val = strtoll(line + len + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
 	return val;
 }
 
