@@ -7,7 +7,10 @@
 # that the pool holds the guest's RAM, that the kernel cannot read it
 # through QEMU's mapping (/proc/PID/mem) and that a scan of all host RAM
 # through the direct map (/proc/kcore) does not find the pattern, while
-# the control finds it. Then it tries each configuration QEMU must refuse.
+# the control finds it, and that KVM maps the guest's RAM 2 MiB at a time
+# on huge guest_memfd folios (QMP query-stats: pages_2m), which the
+# control's 4 KiB folios never are. Then it tries each configuration QEMU
+# must refuse.
 #
 # KTAP on stdout.
 #
@@ -18,9 +21,9 @@ set -uo pipefail
 
 scan=$BUILD/demo/kcore-scan
 GUEST_MIB=256 FILL_MIB=160
-# KTAP results: a run with the pattern held (on: 5, off: 4), each
+# KTAP results: a run with the pattern held (on: 6, off: 5), each
 # refusal and acceptance below (10).
-RESULTS_ON=5 RESULTS_OFF=4 RESULTS_CONFIGS=10
+RESULTS_ON=6 RESULTS_OFF=5 RESULTS_CONFIGS=10
 
 work=$(mktemp -d)
 qpid=
@@ -40,7 +43,7 @@ not_ok()
 guest_run()
 {
 	local ndm=$1 log=$work/serial-$1.log ctl=$work/ctl-$1 seed pool0 pool1
-	local addr matches rc unmapped want want_pages=$((FILL_MIB * 256))
+	local addr matches rc unmapped want want_pages=$((FILL_MIB * 256)) pages_2m
 
 	seed=$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')
 	mkfifo "$ctl.in" "$ctl.out"
@@ -49,6 +52,7 @@ guest_run()
 		-object memory-backend-guest-memfd,id=ram0,size=${GUEST_MIB}M,no-direct-map=$ndm \
 		-machine q35,memory-backend=ram0,smm=off \
 		-serial "file:$log" -serial "pipe:$ctl" \
+		-qmp "unix:$work/qmp-$ndm,server=on,wait=off" \
 		-append "$NESTED_APPEND fill.seed=$seed fill.mib=$FILL_MIB" \
 		< /dev/null > "$work/qemu-$ndm.err" 2>&1 &
 	qpid=$!
@@ -81,7 +85,8 @@ guest_run()
 	# The operator's view: the tool finds QEMU's guest RAM per VM.
 	"$PYTHON" "$TOP/tools/mm/unmapped_stat.py" > "$work/stat" 2>&1
 	ktap_note "$work/stat"
-	unmapped=$(awk -v p="$qpid" '$1 == p { print int($(NF - 1)) }' "$work/stat")
+	# The UNMAPPED column: "N.N MiB", then the 2 MiB folio and fallback counts.
+	unmapped=$(awk -v p="$qpid" '$1 == p { print int($(NF - 3)) }' "$work/stat")
 	# on: at least the pattern the guest wrote; off (the control): none.
 	if [ "$ndm" = on ]; then
 		want="-ge $FILL_MIB"
@@ -109,6 +114,22 @@ guest_run()
 		[ "${matches:-0}" -ge $((want_pages * 9 / 10)) ] &&
 			ok "no-direct-map=off: $matches of $want_pages pattern pages found (the control)" ||
 			not_ok "no-direct-map=off: only ${matches:-0} of $want_pages pattern pages found: the scan is blind"
+	fi
+
+	# KVM's view: the pattern's pages lie in at least FILL_MIB / 2 of the
+	# guest's 2 MiB ranges; on huge folios each is one 2 MiB mapping.
+	pages_2m=$(qmp "$work/qmp-$ndm" query-stats '{"target": "vm"}' | "$PYTHON" -c '
+import json, sys
+print(sum(s["value"] for p in json.load(sys.stdin) for s in p["stats"]
+          if s["name"] == "pages_2m"))')
+	if [ "$ndm" = on ]; then
+		[ "${pages_2m:-0}" -ge $((FILL_MIB / 2)) ] &&
+			ok "no-direct-map=on: KVM maps the guest's RAM with $pages_2m 2 MiB entries" ||
+			not_ok "no-direct-map=on: KVM has '$pages_2m' 2 MiB mappings, want >= $((FILL_MIB / 2))"
+	else
+		[ "$pages_2m" = 0 ] &&
+			ok "no-direct-map=off: KVM maps 4 KiB pages only (the control)" ||
+			not_ok "no-direct-map=off: KVM has '$pages_2m' 2 MiB mappings of 4 KiB folios"
 	fi
 
 	echo go > "$ctl.in"
