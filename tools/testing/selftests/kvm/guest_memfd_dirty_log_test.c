@@ -21,6 +21,7 @@
 #include "processor.h"
 #include "test_util.h"
 #include "ucall_common.h"
+#include "unmapped_util.h"
 #include "kselftest_harness.h"
 
 #define TEST_GPA	SZ_4G
@@ -60,18 +61,6 @@ static void guest_write_in_phases(u64 *mem)
 		if (after_page(i))
 			mem[i * WORDS] = TAG_AFTER + i;
 	GUEST_DONE();
-}
-
-static void run_until(struct __test_metadata *_metadata, struct kvm_vcpu *vcpu,
-		      u64 cmd)
-{
-	struct ucall uc;
-
-	vcpu_run(vcpu);
-	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-	if (get_ucall(vcpu, &uc) == UCALL_ABORT)
-		REPORT_GUEST_ASSERT(uc);
-	ASSERT_EQ(uc.cmd, cmd);
 }
 
 /* Pages whose dirty bit differs from @want(i); no @want: bits set. */
@@ -135,7 +124,7 @@ TEST_F(dirty_log, flags_only_changes)
 	u64 *mem, want;
 
 	ASSERT_EQ(vm_check_cap(self->vm, KVM_CAP_GUEST_MEMFD_DIRTY_LOG), 1);
-	run_until(_metadata, self->vcpu, UCALL_SYNC);
+	vcpu_run_to_ucall(self->vcpu, UCALL_SYNC);
 
 	/* Another file, offset or address is not a flags-only change. */
 	other = vm_create_guest_memfd(self->vm, TEST_SIZE, variant->flags);
@@ -155,7 +144,7 @@ TEST_F(dirty_log, flags_only_changes)
 				   NULL, self->fd, 0);
 	/* What the guest wrote before logging started is not in the log. */
 	EXPECT_EQ(dirty_log_mismatches(self->vm, NULL), 0);
-	run_until(_metadata, self->vcpu, UCALL_SYNC);
+	vcpu_run_to_ucall(self->vcpu, UCALL_SYNC);
 	i = dirty_log_mismatches(self->vm, logged_page);
 	ksft_print_msg("dirty log: %d of %d pages wrong\n", i, TEST_PAGES);
 	EXPECT_EQ(i, 0);
@@ -164,7 +153,7 @@ TEST_F(dirty_log, flags_only_changes)
 
 	vm_set_user_memory_region2(self->vm, TEST_SLOT, gmem, TEST_GPA, TEST_SIZE,
 				   NULL, self->fd, 0);
-	run_until(_metadata, self->vcpu, UCALL_DONE);
+	vcpu_run_to_ucall(self->vcpu, UCALL_DONE);
 
 	mem = mmap(NULL, TEST_SIZE, PROT_READ, MAP_SHARED, self->fd, 0);
 	ASSERT_NE(mem, MAP_FAILED);

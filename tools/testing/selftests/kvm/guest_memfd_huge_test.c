@@ -86,13 +86,8 @@ static void guest_tag_and_check(u64 gpa, u64 pages)
 static struct ucall run_to(struct __test_metadata *_metadata,
 			   struct kvm_vcpu *vcpu, u64 stage)
 {
-	struct ucall uc;
+	struct ucall uc = vcpu_run_to_ucall(vcpu, UCALL_SYNC);
 
-	vcpu_run(vcpu);
-	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-	if (get_ucall(vcpu, &uc) == UCALL_ABORT)
-		REPORT_GUEST_ASSERT(uc);
-	EXPECT_EQ(uc.cmd, UCALL_SYNC);
 	EXPECT_EQ(uc.args[0], stage);
 	return uc;
 }

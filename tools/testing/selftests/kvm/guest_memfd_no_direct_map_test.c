@@ -1231,17 +1231,6 @@ static int guest_start(unsigned long type, u64 flags, bool private,
 	return fd;
 }
 
-static void run_to_done(struct __test_metadata *_metadata, struct kvm_vcpu *vcpu)
-{
-	struct ucall uc;
-
-	vcpu_run(vcpu);
-	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-	if (get_ucall(vcpu, &uc) == UCALL_ABORT)
-		REPORT_GUEST_ASSERT(uc);
-	ASSERT_EQ(uc.cmd, UCALL_DONE);
-}
-
 struct secret_guest {
 	const char *name;
 	unsigned long type;
@@ -1310,7 +1299,7 @@ TEST_F_TIMEOUT(secret, scan, 300)
 		g->fd = guest_start(g->type, g->flags, g->private, guest_write_secret,
 				    &g->vm, &vcpu);
 		vcpu_args_set(vcpu, 2, TEST_GPA + 3 * PAGE_SIZE, seeds[i]);
-		run_to_done(_metadata, vcpu);
+		vcpu_run_to_ucall(vcpu, UCALL_DONE);
 	}
 
 	scan_ram_for_secrets(seeds, nr, found);
@@ -1373,7 +1362,7 @@ TEST(no_zero_reuse)
 		ksft_print_msg("pass %d, flags 0x%lx: first word 0x%lx\n",
 			       pass, flags[pass], uc.args[1]);
 		EXPECT_EQ(uc.args[1], want[pass]);
-		run_to_done(_metadata, vcpu);
+		vcpu_run_to_ucall(vcpu, UCALL_DONE);
 		kvm_vm_free(vm);
 		close(fd);
 		lru_batches_drain();
@@ -1447,7 +1436,7 @@ TEST_F(nested, svm_vmrun)
 	svm->vmcb_gpa = TEST_GPA;
 	vcpu_args_set(vcpu, 1, svm_gva);
 
-	run_to_done(_metadata, vcpu);
+	vcpu_run_to_ucall(vcpu, UCALL_DONE);
 	EXPECT_EQ(((struct vmcb *)mem)->control.exit_code, SVM_EXIT_VMMCALL);
 
 	munmap(mem, BLOCK_BYTES);

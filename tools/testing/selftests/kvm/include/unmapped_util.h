@@ -9,7 +9,9 @@
 
 #include <stdbool.h>
 
+#include "kvm_util.h"
 #include "test_util.h"
+#include "ucall_common.h"
 
 #define UNMAPPED_POOL_DIR	"/sys/kernel/mm/unmapped/"
 
@@ -42,6 +44,9 @@ void kcore_read_page(struct kcore *kc, u64 pfn, void *buf);
 
 u64 pagemap_pfn(void *addr);
 u64 kpageflags_read(u64 pfn);
+
+/* Run @vcpu to its next ucall, which must be @cmd (UCALL_SYNC, ...). */
+struct ucall vcpu_run_to_ucall(struct kvm_vcpu *vcpu, u64 cmd);
 
 /*
  * A test's own guest_random, from a seed it prints so that a run can be

@@ -255,6 +255,18 @@ u64 kpageflags_read(u64 pfn)
 	return flags;
 }
 
+struct ucall vcpu_run_to_ucall(struct kvm_vcpu *vcpu, u64 cmd)
+{
+	struct ucall uc;
+
+	vcpu_run(vcpu);
+	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+	if (get_ucall(vcpu, &uc) == UCALL_ABORT)
+		REPORT_GUEST_ASSERT(uc);
+	TEST_ASSERT(uc.cmd == cmd, "ucall %lu, want %lu", uc.cmd, cmd);
+	return uc;
+}
+
 u32 env_u32(const char *name, u32 dflt)
 {
 	u64 val = env_u64(name, dflt);
