@@ -17,7 +17,7 @@
 #include <linux/delay.h>
 #include <linux/kvm_host.h>
 #include <linux/pagemap.h>
-#include <linux/pagevec.h>
+#include <linux/folio_batch.h>
 #include <linux/unmapped_alloc.h>
 #include <linux/vmstat.h>
 
