@@ -74,6 +74,13 @@ struct folio *kvm_gmem_get_huge_folio(struct address_space *mapping,
 	/* The tail of a file too short for a whole block takes small folios. */
 	if (start + KVM_GMEM_HUGE_PAGES > i_size_read(mapping->host) >> PAGE_SHIFT)
 		return NULL;
+	/*
+	 * So does a range populated in part, since an earlier fallback or a
+	 * split (counted then): do not allocate and zero a block in vain.
+	 */
+	if (filemap_range_has_page(mapping, (loff_t)start << PAGE_SHIFT,
+				   ((loff_t)(start + KVM_GMEM_HUGE_PAGES) << PAGE_SHIFT) - 1))
+		return NULL;
 
 	/* A huge folio is not worth a long stall in reclaim or compaction. */
 	alloc_gfp = gfp | __GFP_NORETRY | __GFP_NOWARN;
@@ -83,22 +90,22 @@ struct folio *kvm_gmem_get_huge_folio(struct address_space *mapping,
 		unmapped_folio_alloc_mpol(alloc_gfp, KVM_GMEM_HUGE_ORDER, policy,
 					  NO_INTERLEAVE_INDEX) :
 		unmapped_folio_alloc(alloc_gfp, KVM_GMEM_HUGE_ORDER, NUMA_NO_NODE);
-	if (folio) {
-		err = filemap_add_folio(mapping, folio, start,
-					gfp | __GFP_RETRY_MAYFAIL);
-		if (!err) {
-			atomic_long_inc(&stats->folios);
-			count_vm_event(UNMAPPED_GMEM_HUGE);
-			return folio;
-		}
-		folio_put(folio);
-		/* Someone else added a folio at @index first: use theirs. */
-		if (err == -EEXIST) {
-			folio = filemap_lock_folio(mapping, index);
-			if (!IS_ERR(folio))
-				return folio;
-		}
+	if (!folio)
+		goto fallback;
+	err = filemap_add_folio(mapping, folio, start, gfp | __GFP_RETRY_MAYFAIL);
+	if (!err) {
+		atomic_long_inc(&stats->folios);
+		count_vm_event(UNMAPPED_GMEM_HUGE);
+		return folio;
 	}
+	folio_put(folio);
+	if (err != -EEXIST)
+		goto fallback;
+	/* Someone populated part of the range meanwhile: use their folio. */
+	folio = filemap_lock_folio(mapping, index);
+	return IS_ERR(folio) ? NULL : folio;
+
+fallback:
 	atomic_long_inc(&stats->fallbacks);
 	count_vm_event(UNMAPPED_GMEM_HUGE_FALLBACK);
 	return NULL;

@@ -13,7 +13,7 @@
 /* What happened to one file's huge folios, for its fdinfo. */
 struct kvm_gmem_huge_stats {
 	atomic_long_t folios;		/* huge folios allocated */
-	atomic_long_t fallbacks;	/* 2 MiB ranges that took small folios */
+	atomic_long_t fallbacks;	/* 2 MiB ranges that got no whole block */
 	atomic_long_t splits;		/* large folios split by a hole */
 	atomic_long_t split_failures;	/* ... that could not be split */
 };
