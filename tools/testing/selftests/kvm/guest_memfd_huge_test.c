@@ -161,8 +161,7 @@ static void huge_vm_free(struct huge_vm *h)
 
 static void punch(int fd, u64 offset, u64 len)
 {
-	ASSERT_EQ(fallocate(fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
-			    offset, len), 0);
+	kvm_fallocate(fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE, offset, len);
 }
 
 static double now_seconds(void)
@@ -194,7 +193,7 @@ static void populate_1g(struct __test_metadata *_metadata, u64 flags,
 	made = mappings_since(h.vm, base);
 	ksft_print_msg("flags 0x%lx: 1 GiB written in %.1f s, mapped %lu x 2M + %lu x 4K\n",
 		       flags, now_seconds() - start, made.pages_2m, made.pages_4k);
-	ksft_print_msg("huge folios %ld, fallbacks %ld\n",
+	ksft_print_msg("huge folios %lld, fallbacks %lld\n",
 		       fdinfo_read(h.fd, "gmem-huge-folios"),
 		       fdinfo_read(h.fd, "gmem-huge-fallbacks"));
 	if (huge) {
@@ -224,14 +223,14 @@ TEST_F_TIMEOUT(slow, populate_1g_control, 600)
 }
 
 /*
- * Free pool pages, once the punched folios have left the LRU batches.
- * Callers release the pools' free blocks first, so that the pools' worker
- * does not release any meanwhile.
+ * Pages given back to the pools so far, once the punched folios have left
+ * the LRU batches. The event counter, not the pools' free pages: those
+ * also change as the pools scrub, trim and release blocks on their own.
  */
-static u64 pool_free_pages(void)
+static u64 pool_pages_freed(void)
 {
 	lru_batches_drain();
-	return vmstat_read("nr_unmapped_free");
+	return vmstat_read("unmapped_free");
 }
 
 /*
@@ -261,11 +260,10 @@ TEST(punch_holes)
 	EXPECT_EQ(made.pages_2m, 2);
 	EXPECT_EQ(fdinfo_read(h.fd, "gmem-huge-folios"), 2);
 
-	unmapped_pool_write("release", 1);
-	free_before = pool_free_pages();
+	free_before = pool_pages_freed();
 	punch(h.fd, one, PAGE_SIZE);
 	punch(h.fd, big, SZ_1M);
-	EXPECT_EQ(pool_free_pages() - free_before, holes);
+	EXPECT_EQ(pool_pages_freed() - free_before, holes);
 	EXPECT_EQ(fdinfo_read(h.fd, "gmem-resident"), (pages - holes) * PAGE_SIZE >> 10);
 	EXPECT_EQ(fdinfo_read(h.fd, "gmem-huge-splits"), 2);
 	EXPECT_EQ(fdinfo_read(h.fd, "gmem-huge-split-failures"), 0);
@@ -317,12 +315,12 @@ TEST(convert_part)
 	run_to(_metadata, h.vcpu, STAGE_WRITTEN);
 	EXPECT_EQ(vm_get_stat(h.vm, pages_2m) - base.pages_2m, 2);
 
-	unmapped_pool_write("release", 1);
-	free_before = pool_free_pages();
+	free_before = pool_pages_freed();
 	vm_mem_set_shared(h.vm, TEST_GPA + offset, len);
 	punch(h.fd, offset, len);
-	EXPECT_EQ(pool_free_pages() - free_before, nr);
+	EXPECT_EQ(pool_pages_freed() - free_before, nr);
 	EXPECT_EQ(fdinfo_read(h.fd, "gmem-huge-splits"), 1);
+	EXPECT_EQ(fdinfo_read(h.fd, "gmem-huge-split-failures"), 0);
 
 	/* The shared pages read the (zeroed) shared backing, not old tags. */
 	uc = run_to(_metadata, h.vcpu, STAGE_CHECKED);
@@ -378,6 +376,13 @@ TEST(userspace_pmd)
  * Dirty logging maps 4 KiB (KVM splits huge mappings when it starts);
  * once it stops, KVM maps the huge folios 2 MiB again without a fault.
  */
+/* Flags-only change of the huge_vm's memslot. */
+static void set_slot_flags(struct huge_vm *h, u32 flags)
+{
+	vm_set_user_memory_region2(h->vm, TEST_SLOT, flags, TEST_GPA, h->size,
+				   NULL, h->fd, 0);
+}
+
 TEST(dirty_log_recovers)
 {
 	const u32 gmem = KVM_MEM_GUEST_MEMFD;
@@ -395,11 +400,11 @@ TEST(dirty_log_recovers)
 	run_to(_metadata, h.vcpu, STAGE_WRITTEN);
 	EXPECT_EQ(vm_get_stat(h.vm, pages_2m) - base.pages_2m, 2);
 
-	vm_mem_region_set_flags(h.vm, TEST_SLOT, gmem | KVM_MEM_LOG_DIRTY_PAGES);
+	set_slot_flags(&h, gmem | KVM_MEM_LOG_DIRTY_PAGES);
 	run_to(_metadata, h.vcpu, STAGE_CHECKED);
 	EXPECT_EQ(vm_get_stat(h.vm, pages_2m), base.pages_2m);
 
-	vm_mem_region_set_flags(h.vm, TEST_SLOT, gmem);
+	set_slot_flags(&h, gmem);
 	EXPECT_EQ(vm_get_stat(h.vm, pages_2m) - base.pages_2m, 2);
 	huge_vm_free(&h);
 }
