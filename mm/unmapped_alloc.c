@@ -7,7 +7,8 @@
  * into 4 KiB ones for good. So pages are not unmapped one by one: per-node
  * pools take PMD-sized blocks from the page allocator, unmap each block
  * whole (one PMD entry flips, nothing splits), flush the TLB once per
- * refill, and hand out pages from the blocks. A freed page goes back to its
+ * refill, and hand out pages from the blocks. Refills in a row grow into
+ * batches of many blocks that share one flush. A freed page goes back to its
  * block, still unmapped, whichever path frees it (the page allocator calls
  * unmapped_free_prepared()). A block whose pages are all free can go back
  * to the page allocator once the pages users wrote to are scrubbed and the
@@ -87,9 +88,25 @@ struct unmapped_pool {
 	unsigned long nr_blocks;
 	unsigned long nr_free_blocks;
 	unsigned long nr_partial_free;	/* free pages in partly used blocks */
+	unsigned long last_take;	/* jiffies of the last allocation */
+	unsigned int refill_batch;	/* blocks the next refill in a row takes */
 };
 
+/*
+ * A stream of allocations, such as a VM populating its memory, refills its
+ * pool again and again. Each refill in a row takes REFILL_GROWTH times the
+ * blocks of the one before, up to refill_batch_max, all unmapped under one
+ * TLB flush: a few flushes per GiB instead of 512. A stream ends when its
+ * pool has handed out nothing for REFILL_IDLE; the blocks it left unused
+ * then go back like any free block beyond free_blocks_max.
+ */
+#define REFILL_GROWTH		4
+#define REFILL_IDLE		HZ
+/* Most blocks refill_batch_max may ask for at once: 2 GiB of 2 MiB blocks. */
+#define REFILL_BATCH_LIMIT	1024UL
+
 static void unmapped_release_excess_blocks(struct work_struct *work);
+static void unmapped_release_after_stream(struct work_struct *work);
 
 /* The allocator's state, for all nodes. */
 static struct unmapped_state {
@@ -102,15 +119,21 @@ static struct unmapped_state {
 	unsigned long free_blocks_max;	/* per node, kept after frees */
 	unsigned long partial_free_max;	/* per node, pages; then trim */
 	unsigned long max_blocks;	/* all nodes; 0: no limit */
+	unsigned long refill_batch_max;	/* blocks; 0 and 1: one per refill */
 	/* Releases and trims what the pools hold beyond the knobs. */
 	struct work_struct release_work;
+	/* Runs release_work again once the streams have stopped. */
+	struct delayed_work stream_end_work;
 } unmapped_state = {
 	.blocks_by_pfn = MTREE_INIT(unmapped_state.blocks_by_pfn,
 				    MT_FLAGS_USE_RCU),
 	.free_blocks_max = 8,
 	.partial_free_max = 4096,
+	.refill_batch_max = 128,
 	.release_work = __WORK_INITIALIZER(unmapped_state.release_work,
 					   unmapped_release_excess_blocks),
+	.stream_end_work = __DELAYED_WORK_INITIALIZER(unmapped_state.stream_end_work,
+						      unmapped_release_after_stream, 0),
 };
 
 /*
@@ -305,6 +328,7 @@ retry:
 			unmapped_block_take(b, start, 1U << order);
 			unmapped_pool_link(pool, b);
 			page = unmapped_block_page(b, start);
+			WRITE_ONCE(pool->last_take, jiffies);
 			break;
 		}
 	}
@@ -516,6 +540,27 @@ unreserve:
 }
 
 /*
+ * Create up to @nr whole blocks on @nid for @list, stopping at the first
+ * that cannot be had. Returns how many were created; the caller flushes
+ * the TLB once for all of them.
+ */
+static unsigned long unmapped_blocks_create(int nid, gfp_t gfp,
+					    unsigned long nr,
+					    struct list_head *list)
+{
+	struct unmapped_block *b;
+	unsigned long i;
+
+	for (i = 0; i < nr; i++) {
+		b = unmapped_block_create(nid, gfp, BLOCK_ORDER);
+		if (!b)
+			break;
+		list_add_tail(&b->list, list);
+	}
+	return i;
+}
+
+/*
  * Put a new block in its pool. With @order >= 0, take 2^@order pages of it
  * for the caller in the same critical section: once the lock is dropped, a
  * fully free block may be released (and freed) at any time.
@@ -534,6 +579,7 @@ static struct page *unmapped_pool_add_block(struct unmapped_block *b, int order,
 	if (start >= 0) {
 		unmapped_block_take(b, start, 1U << order);
 		page = unmapped_block_page(b, start);
+		WRITE_ONCE(pool->last_take, jiffies);
 	}
 	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_FREE, b->nr_free);
 	pool->nr_blocks++;
@@ -804,21 +850,41 @@ static bool unmapped_pool_trim_one(struct unmapped_pool *pool)
 	return nr_given > 0;
 }
 
+/* Whether @pool's allocations are a stream that refills in batches. */
+static bool unmapped_pool_streaming(struct unmapped_pool *pool)
+{
+	return time_before(jiffies, READ_ONCE(pool->last_take) + REFILL_IDLE);
+}
+
 static void unmapped_release_excess_blocks(struct work_struct *work)
 {
 	struct unmapped_pool *pool;
+	bool streaming = false;
+	unsigned long keep;
 	int nid;
 
 	for_each_node(nid) {
 		pool = unmapped_state.pools[nid];
 		if (!pool)
 			continue;
-		unmapped_pool_release(pool,
-				      READ_ONCE(unmapped_state.free_blocks_max),
-				      ULONG_MAX);
+		keep = READ_ONCE(unmapped_state.free_blocks_max);
+		/* Not the blocks a batch refilled for a stream still going. */
+		if (unmapped_pool_streaming(pool)) {
+			keep += READ_ONCE(pool->refill_batch);
+			streaming = true;
+		}
+		unmapped_pool_release(pool, keep, ULONG_MAX);
 		while (unmapped_pool_trim_one(pool))
 			cond_resched();
 	}
+	if (streaming)
+		queue_delayed_work(system_wq, &unmapped_state.stream_end_work,
+				   REFILL_IDLE);
+}
+
+static void unmapped_release_after_stream(struct work_struct *work)
+{
+	schedule_work(&unmapped_state.release_work);
 }
 
 static bool unmapped_gfp_ok(gfp_t gfp, unsigned int order)
@@ -863,12 +929,64 @@ static int unmapped_policy_node_of_current(gfp_t gfp, nodemask_t *allowed)
 	return nid == NUMA_NO_NODE ? numa_mem_id() : nid;
 }
 
+/* How many blocks @pool's next refill takes: more for each in a row. */
+static unsigned int unmapped_pool_next_batch(struct unmapped_pool *pool)
+{
+	unsigned int max = clamp(READ_ONCE(unmapped_state.refill_batch_max), 1UL,
+				 REFILL_BATCH_LIMIT);
+	unsigned int batch = 1;
+	unsigned long flags;
+
+	spin_lock_irqsave(&pool->lock, flags);
+	if (unmapped_pool_streaming(pool))
+		batch = min(pool->refill_batch, max);
+	WRITE_ONCE(pool->refill_batch, min(batch * REFILL_GROWTH, max));
+	spin_unlock_irqrestore(&pool->lock, flags);
+	return batch;
+}
+
+/*
+ * Refill @pool from its node, with a batch of blocks if allocations come
+ * in a stream, and take 2^@order pages for the caller. Only the first
+ * block may be smaller than a PMD, and only it is worth an effort: the
+ * rest are for allocations that may never come.
+ */
+static struct page *unmapped_pool_refill(struct unmapped_pool *pool, int nid,
+					 gfp_t gfp, unsigned int order)
+{
+	unsigned int batch = unmapped_pool_next_batch(pool);
+	bool want_zero = gfp & __GFP_ZERO;
+	struct unmapped_block *b, *tmp;
+	struct page *page = NULL, *p;
+	LIST_HEAD(fresh);
+
+	/* The caller picks the nodes: a pool refills from its own. */
+	gfp |= __GFP_THISNODE;
+	b = unmapped_block_create(nid, gfp, order);
+	if (!b)
+		return NULL;
+	list_add_tail(&b->list, &fresh);
+	if (b->order == BLOCK_ORDER && batch > 1)
+		unmapped_blocks_create(nid, gfp | __GFP_NORETRY, batch - 1, &fresh);
+	unmapped_flush_after_unmap();
+
+	list_for_each_entry_safe(b, tmp, &fresh, list) {
+		list_del_init(&b->list);
+		p = unmapped_pool_add_block(b, page ? -1 : order, want_zero);
+		page = page ?: p;
+	}
+	/* What the stream leaves unused goes back once it stops. */
+	if (batch > 1)
+		queue_delayed_work(system_wq, &unmapped_state.stream_end_work,
+				   REFILL_IDLE);
+	return page ?: unmapped_pool_take(pool, order, want_zero);
+}
+
 static struct page *unmapped_alloc_from_node(int nid, gfp_t gfp,
 					     unsigned int order)
 {
 	bool want_zero = gfp & __GFP_ZERO, blocking = gfpflags_allow_blocking(gfp);
 	struct unmapped_pool *pool = unmapped_state.pools[nid];
-	struct unmapped_block *b;
 	struct page *page;
 
 	do {
@@ -880,13 +998,7 @@ static struct page *unmapped_alloc_from_node(int nid, gfp_t gfp,
 
 	if (!blocking)
 		return NULL;
-	/* The caller picks the nodes: a pool refills from its own. */
-	b = unmapped_block_create(nid, gfp | __GFP_THISNODE, order);
-	if (!b)
-		return NULL;
-	unmapped_flush_after_unmap();
-	page = unmapped_pool_add_block(b, order, want_zero);
-	return page ?: unmapped_pool_take(pool, order, want_zero);
+	return unmapped_pool_refill(pool, nid, gfp, order);
 }
 
 /**
@@ -1134,16 +1246,11 @@ static unsigned long unmapped_prefill(unsigned long nr)
 
 	for_each_node_state(nid, N_MEMORY) {
 		pool = unmapped_state.pools[nid];
-		if (!pool)
-			continue;
-		for (have = READ_ONCE(pool->nr_free_blocks); have < nr; have++) {
-			b = unmapped_block_create(nid, GFP_KERNEL | __GFP_ZERO |
-						  __GFP_THISNODE, BLOCK_ORDER);
-			if (!b)
-				break;
-			list_add_tail(&b->list, &fresh);
-			added++;
-		}
+		have = pool ? READ_ONCE(pool->nr_free_blocks) : nr;
+		if (have < nr)
+			added += unmapped_blocks_create(nid, GFP_KERNEL | __GFP_ZERO |
+							__GFP_THISNODE,
+							nr - have, &fresh);
 	}
 	if (!added)
 		return 0;
@@ -1161,6 +1268,8 @@ static unsigned long unmapped_release_all(void)
 	struct unmapped_pool *pool;
 	int nid;
 
+	/* Blocks a background release has taken are gone once it is done. */
+	flush_work(&unmapped_state.release_work);
 	/*
 	 * Folios freed from the page cache may still be referenced from the
 	 * per-CPU LRU batches, keeping their blocks from being fully free.
@@ -1168,8 +1277,11 @@ static unsigned long unmapped_release_all(void)
 	lru_add_drain_all();
 	for_each_node(nid) {
 		pool = unmapped_state.pools[nid];
-		if (pool)
-			released += unmapped_pool_release(pool, 0, ULONG_MAX);
+		if (!pool)
+			continue;
+		released += unmapped_pool_release(pool, 0, ULONG_MAX);
+		/* What was a stream starts over with single blocks. */
+		WRITE_ONCE(pool->refill_batch, 1);
 	}
 	return released;
 }
@@ -1372,6 +1484,8 @@ static struct unmapped_knob free_blocks_max_knob =
 	UNMAPPED_KNOB(free_blocks_max, UINT_MAX, true);
 static struct unmapped_knob partial_free_max_knob =
 	UNMAPPED_KNOB(partial_free_max, ULONG_MAX, true);
+static struct unmapped_knob refill_batch_max_knob =
+	UNMAPPED_KNOB(refill_batch_max, REFILL_BATCH_LIMIT, false);
 static struct unmapped_knob max_blocks_knob =
 	UNMAPPED_KNOB(max_blocks, ULONG_MAX, false);
 static struct kobj_attribute blocks_attr =
@@ -1385,6 +1499,7 @@ static struct attribute *unmapped_attrs[] = {
 	&free_blocks_max_knob.attr.attr,
 	&partial_free_max_knob.attr.attr,
 	&max_blocks_knob.attr.attr,
+	&refill_batch_max_knob.attr.attr,
 	&blocks_attr.attr,
 	&release_attr.attr,
 	&prefill_attr.attr,
@@ -1431,6 +1546,8 @@ static int __init unmapped_alloc_init(void)
 		for (i = 0; i < PARTIAL_LISTS; i++)
 			INIT_LIST_HEAD(&pool->partial[i]);
 		INIT_LIST_HEAD(&pool->free);
+		pool->refill_batch = 1;
+		pool->last_take = jiffies - REFILL_IDLE;
 		unmapped_state.pools[nid] = pool;
 	}
 	shrinker = shrinker_alloc(SHRINKER_NUMA_AWARE, "unmapped-alloc");

@@ -17,6 +17,7 @@
 
 static unsigned long saved_free_blocks_max;
 static unsigned long saved_partial_free_max;
+static unsigned long saved_refill_batch_max;
 
 static unsigned long vm_event(enum vm_event_item item)
 {
@@ -132,8 +133,12 @@ static int unmapped_test_init(struct kunit *test)
 	/* Keep free blocks until a test releases them itself. */
 	saved_free_blocks_max = unmapped_state.free_blocks_max;
 	saved_partial_free_max = unmapped_state.partial_free_max;
+	saved_refill_batch_max = unmapped_state.refill_batch_max;
 	WRITE_ONCE(unmapped_state.free_blocks_max, UINT_MAX);
 	WRITE_ONCE(unmapped_state.partial_free_max, ULONG_MAX);
+	/* One block per refill, unless a test is about batches. */
+	WRITE_ONCE(unmapped_state.refill_batch_max, 1);
+	flush_delayed_work(&unmapped_state.stream_end_work);
 	flush_work(&unmapped_state.release_work);
 	unmapped_release_all();
 	KUNIT_ASSERT_EQ(test, pool_blocks(), 0);
@@ -142,12 +147,15 @@ static int unmapped_test_init(struct kunit *test)
 
 static void unmapped_test_exit(struct kunit *test)
 {
+	/* A release a test's frees started must not race with this one. */
+	flush_work(&unmapped_state.release_work);
 	unmapped_release_all();
 	KUNIT_EXPECT_EQ(test, pool_blocks(), 0);
 	KUNIT_EXPECT_EQ(test, pool_pages(), 0);
 	KUNIT_EXPECT_EQ(test, pool_free_pages(), 0);
 	WRITE_ONCE(unmapped_state.free_blocks_max, saved_free_blocks_max);
 	WRITE_ONCE(unmapped_state.partial_free_max, saved_partial_free_max);
+	WRITE_ONCE(unmapped_state.refill_batch_max, saved_refill_batch_max);
 }
 
 static void alloc_free_every_order(struct kunit *test)
@@ -244,33 +252,93 @@ static void zero_flag_gives_zeroed_pages(struct kunit *test)
 	unmapped_free(page, 2);
 }
 
-static void one_flush_per_refill(struct kunit *test)
+/* Allocate @nr order-0 pages into @pages; false if one fails. */
+static bool alloc_pages_into(struct page **pages, unsigned int nr)
 {
-	const unsigned int nr = 3 * BLOCK_PAGES;
-	unsigned long flushes, refills, fallbacks;
-	struct page **pages;
 	unsigned int i;
 
-	pages = kunit_kmalloc_array(test, nr, sizeof(*pages), GFP_KERNEL);
+	for (i = 0; i < nr; i++) {
+		pages[i] = unmapped_alloc(GFP_KERNEL, 0);
+		if (!pages[i])
+			break;
+	}
+	return i == nr;
+}
+
+static void free_pages_from(struct page **pages, unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		if (pages[i])
+			unmapped_free(pages[i], 0);
+}
+
+/*
+ * A stream of allocations refills in growing batches, one flush each: 1,
+ * then REFILL_GROWTH, then its square. A pause starts over with one block.
+ */
+static void refills_in_a_row_share_flushes(struct kunit *test)
+{
+	const unsigned int blocks = 1 + REFILL_GROWTH + REFILL_GROWTH * REFILL_GROWTH;
+	const unsigned int nr = blocks * BLOCK_PAGES;
+	unsigned long flushes, refills, fallbacks;
+	struct page **pages;
+
+	pages = kunit_kcalloc(test, nr + 1, sizeof(*pages), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, pages);
+	WRITE_ONCE(unmapped_state.refill_batch_max, saved_refill_batch_max);
 	flushes = vm_event(UNMAPPED_TLB_FLUSH);
 	refills = vm_event(UNMAPPED_REFILL);
 	fallbacks = vm_event(UNMAPPED_REFILL_FALLBACK);
-	for (i = 0; i < nr; i++) {
-		pages[i] = unmapped_alloc(GFP_KERNEL, 0);
-		KUNIT_ASSERT_NOT_NULL(test, pages[i]);
-	}
+	KUNIT_EXPECT_TRUE(test, alloc_pages_into(pages, nr));
 	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_REFILL_FALLBACK), fallbacks);
-	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_REFILL) - refills, 3);
+	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_REFILL) - refills, blocks);
 	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_TLB_FLUSH) - flushes, 3);
-	for (i = 0; i < nr; i++)
-		unmapped_free(pages[i], 0);
+	KUNIT_EXPECT_EQ(test, pool_blocks(), blocks);
+
+	/* After a pause, with the pool full, the next refill is one block. */
+	msleep(jiffies_to_msecs(REFILL_IDLE) + 100);
+	refills = vm_event(UNMAPPED_REFILL);
+	pages[nr] = unmapped_alloc(GFP_KERNEL, 0);
+	KUNIT_EXPECT_NOT_NULL(test, pages[nr]);
+	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_REFILL) - refills, 1);
+	free_pages_from(pages, nr + 1);
 	unmapped_release_all();
 
 	/* Several blocks unmapped together share one flush. */
 	flushes = vm_event(UNMAPPED_TLB_FLUSH);
 	KUNIT_EXPECT_EQ(test, unmapped_prefill(4), 4);
 	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_TLB_FLUSH) - flushes, 1);
+}
+
+/*
+ * The blocks a batch refilled for a stream stay while it goes on, whatever
+ * free_blocks_max says, and go back once it has stopped.
+ */
+static void stream_leftovers_go_back(struct kunit *test)
+{
+	const unsigned int nr = BLOCK_PAGES + 1;
+	struct page **pages;
+
+	pages = kunit_kcalloc(test, nr, sizeof(*pages), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pages);
+	WRITE_ONCE(unmapped_state.refill_batch_max, saved_refill_batch_max);
+	/* One block, then a batch of REFILL_GROWTH with one page used. */
+	KUNIT_ASSERT_TRUE(test, alloc_pages_into(pages, nr));
+	KUNIT_ASSERT_EQ(test, pool_blocks(), 1 + REFILL_GROWTH);
+	WRITE_ONCE(unmapped_state.free_blocks_max, 0);
+
+	/* The control: a release while the stream goes on keeps them. */
+	schedule_work(&unmapped_state.release_work);
+	flush_work(&unmapped_state.release_work);
+	KUNIT_EXPECT_EQ(test, pool_blocks(), 1 + REFILL_GROWTH);
+
+	msleep(jiffies_to_msecs(REFILL_IDLE) + 100);
+	flush_delayed_work(&unmapped_state.stream_end_work);
+	flush_work(&unmapped_state.release_work);
+	KUNIT_EXPECT_EQ(test, pool_blocks(), 2);
+	free_pages_from(pages, nr);
 }
 
 static void direct_map_not_split(struct kunit *test)
@@ -867,7 +935,8 @@ static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(handed_out_pages_not_present),
 	KUNIT_CASE(present_again_after_release),
 	KUNIT_CASE(zero_flag_gives_zeroed_pages),
-	KUNIT_CASE(one_flush_per_refill),
+	KUNIT_CASE(refills_in_a_row_share_flushes),
+	KUNIT_CASE(stream_leftovers_go_back),
 	KUNIT_CASE(direct_map_not_split),
 	KUNIT_CASE(shrinker_releases_only_free_blocks),
 	KUNIT_CASE(concurrent_alloc_free),

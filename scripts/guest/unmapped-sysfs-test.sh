@@ -40,9 +40,21 @@ prefill_refuses()
 	! echo "$1" > "$sys/prefill" 2>/dev/null
 }
 
+# The batch size takes 0 to 1024; the control, 1024, must be taken.
+batch_max_range()
+{
+	local saved ok=0
+	saved=$(cat $sys/refill_batch_max)
+	echo 1024 > $sys/refill_batch_max || ok=1
+	! echo 1025 > $sys/refill_batch_max 2>/dev/null || ok=1
+	[ "$(cat $sys/refill_batch_max)" = 1024 ] || ok=1
+	echo "$saved" > $sys/refill_batch_max
+	return $ok
+}
+
 ktap_print_header
-ktap_set_plan 8
-ktap_check "the knobs exist" all_exist $sys/{free_blocks_max,partial_free_max,max_blocks,blocks,prefill,release}
+ktap_set_plan 9
+ktap_check "the knobs exist" all_exist $sys/{free_blocks_max,partial_free_max,max_blocks,refill_batch_max,blocks,prefill,release}
 ktap_check "the counters exist" all_in_vmstat nr_unmapped_pool nr_unmapped_free \
 	unmapped_alloc unmapped_free unmapped_refill unmapped_refill_fallback \
 	unmapped_release unmapped_scrub unmapped_tlb_flush unmapped_trim
@@ -56,4 +68,5 @@ ktap_check "prefill of 3 blocks takes one TLB flush" grew_by unmapped_tlb_flush 
 echo 1 > "$sys/release"
 ktap_check "release after prefill empties the pools" blocks_are 0
 ktap_check "prefill refuses garbage" prefill_refuses bogus
+ktap_check "refill_batch_max takes 1024, refuses 1025" batch_max_range
 ktap_finished

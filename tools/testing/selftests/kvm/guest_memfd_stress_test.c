@@ -117,6 +117,7 @@ static void print_seed(u32 seed)
  */
 FIXTURE(stress) {
 	unsigned long max_blocks, free_blocks_max, partial_free_max;
+	unsigned long refill_batch_max;
 };
 
 FIXTURE_SETUP(stress)
@@ -128,6 +129,7 @@ FIXTURE_SETUP(stress)
 	self->max_blocks = unmapped_pool_read("max_blocks");
 	self->free_blocks_max = unmapped_pool_read("free_blocks_max");
 	self->partial_free_max = unmapped_pool_read("partial_free_max");
+	self->refill_batch_max = unmapped_pool_read("refill_batch_max");
 	unmapped_pool_write("max_blocks", 0);
 }
 
@@ -138,6 +140,7 @@ FIXTURE_TEARDOWN(stress)
 	__unmapped_pool_write("max_blocks", self->max_blocks);
 	__unmapped_pool_write("free_blocks_max", self->free_blocks_max);
 	__unmapped_pool_write("partial_free_max", self->partial_free_max);
+	__unmapped_pool_write("refill_batch_max", self->refill_batch_max);
 }
 
 /* --- many threads, many VMs --------------------------------------------- */
@@ -356,8 +359,8 @@ static void *worker_run(void *arg)
 }
 
 /*
- * Shrink, refill and cap the pool's free list, and trim its partly used
- * blocks, while the workers run.
+ * Shrink, refill and cap the pool's free list, trim its partly used
+ * blocks, and change the size of its refill batches, while the workers run.
  */
 static void *pool_knobs_run(void *arg)
 {
@@ -365,8 +368,9 @@ static void *pool_knobs_run(void *arg)
 
 	static const char *const knobs[] = {
 		"release", "prefill", "free_blocks_max", "partial_free_max",
+		"refill_batch_max",
 	};
-	static const unsigned long limit[] = { 2, 4, 8, 2048 };
+	static const unsigned long limit[] = { 2, 4, 8, 2048, 256 };
 
 	while (!READ_ONCE(stop)) {
 		int k = rnd_below(&w->rng, ARRAY_SIZE(knobs));
