@@ -2,7 +2,8 @@
 /*
  * guest_memfd_bench: populate memory through each path side by side, in one
  * kernel, and write one CSV line per run with its time and the exact
- * counters (TLB flushes, direct-map splits, DirectMap4k, pool) it moved.
+ * counters (TLB flushes, direct-map splits, DirectMap4k, pool, page faults,
+ * KVM's 4 KiB and 2 MiB mappings) it moved.
  *
  *   guest_memfd_bench [-s MiB[,MiB...]] [-r REPS] [-p PATH[,PATH...]] [-o CSV]
  *
@@ -24,6 +25,11 @@
  *                   CONFIG_KVM_GMEM_NO_ZERO_INSECURE_TESTING), cold pool
  *   gmem-kvm-2      gmem-kvm, two vCPUs on two threads, half each
  *   ndm-kvm-2       ndm-kvm, the same way
+ *   huge-mmap       NO_DIRECT_MAP|HUGE_PAGES (2 MiB folios), cold pool
+ *   huge-warm-mmap  the same from a prefilled pool
+ *   huge-kvm        NO_DIRECT_MAP|HUGE_PAGES, private, cold pool
+ *   huge-warm-kvm   the same from a prefilled pool
+ *   huge-nozero-kvm NO_DIRECT_MAP|HUGE_PAGES|NO_ZERO, cold pool
  *
  * The VMs are bare: no memslot but the measured one, no guest page tables,
  * vCPUs without any state set, as none of them ever runs.
@@ -56,6 +62,7 @@
 #define MMAP		(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED)
 #define NDM		GUEST_MEMFD_FLAG_NO_DIRECT_MAP
 #define NO_ZERO		GUEST_MEMFD_FLAG_NO_ZERO
+#define HUGE		(GUEST_MEMFD_FLAG_NO_DIRECT_MAP | GUEST_MEMFD_FLAG_HUGE_PAGES)
 
 /* Where the CSV goes: -o FILE, so that nothing else printed mixes in. */
 static FILE *csv;
@@ -87,16 +94,20 @@ static const char *const vmstat_names[] = {
 struct counters {
 	long long v[NR_VMSTAT];
 	long long directmap4k_kib;
+	long long minor_faults;		/* this process's */
 };
 
 /* A counter this kernel lacks reads -1 before and after: it moved by 0. */
 static void read_counters(struct counters *c)
 {
+	struct rusage ru;
 	unsigned int i;
 
 	for (i = 0; i < NR_VMSTAT; i++)
 		c->v[i] = stat_file_read("/proc/vmstat", vmstat_names[i]);
 	c->directmap4k_kib = stat_file_read("/proc/meminfo", "DirectMap4k");
+	TEST_ASSERT(!getrusage(RUSAGE_SELF, &ru), "getrusage");
+	c->minor_faults = ru.ru_minflt;
 }
 
 /*
@@ -191,6 +202,7 @@ static void *prefault(void *arg)
 
 struct run {
 	double populate, teardown;
+	u64 pages_4k, pages_2m;		/* KVM's mappings once populated */
 };
 
 /* Counters right after populating, before teardown frees anything. */
@@ -226,8 +238,8 @@ static void fill(void *p, unsigned long size)
 
 static struct run run_memset(unsigned long size)
 {
+	struct run r = {};
 	struct timespec t;
-	struct run r;
 	char *p;
 
 	p = kvm_mmap(size, PROT_READ | PROT_WRITE,
@@ -244,8 +256,8 @@ static struct run run_memset(unsigned long size)
 /* Touch @fd's pages through a mapping; then close @b's VM, or just @fd. */
 static struct run run_mmap_fd(int fd, unsigned long size, struct bench_vm *b)
 {
+	struct run r = {};
 	struct timespec t;
-	struct run r;
 	char *p;
 
 	p = kvm_mmap(size, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
@@ -282,10 +294,10 @@ static struct run run_secretmem(unsigned long size)
 static struct run run_kvm(unsigned long size, u64 flags, int nr_vcpus)
 {
 	struct prefault pf[2];
+	struct run r = {};
 	struct bench_vm b;
 	struct timespec t;
 	pthread_t thread;
-	struct run r;
 	int i;
 
 	bench_vm_create(&b, KVM_X86_SW_PROTECTED_VM, size, flags, nr_vcpus);
@@ -302,6 +314,8 @@ static struct run run_kvm(unsigned long size, u64 flags, int nr_vcpus)
 	if (nr_vcpus == 2)
 		pthread_join(thread, NULL);
 	r.populate = populate_done(t);
+	r.pages_4k = vm_get_stat(b.vm, pages_4k);
+	r.pages_2m = vm_get_stat(b.vm, pages_2m);
 	t = clock_start();
 	bench_vm_destroy(&b);
 	r.teardown = seconds_since(t);
@@ -327,6 +341,11 @@ static const struct path {
 	{ .name = "nozero-kvm",     .how = KVM, .flags = NDM | NO_ZERO, .nr_vcpus = 1 },
 	{ .name = "gmem-kvm-2",     .how = KVM, .nr_vcpus = 2 },
 	{ .name = "ndm-kvm-2",      .how = KVM, .flags = NDM, .nr_vcpus = 2 },
+	{ .name = "huge-mmap",      .how = GMEM_MMAP, .flags = MMAP | HUGE },
+	{ .name = "huge-warm-mmap", .how = GMEM_MMAP, .flags = MMAP | HUGE, .warm = true },
+	{ .name = "huge-kvm",       .how = KVM, .flags = HUGE, .nr_vcpus = 1 },
+	{ .name = "huge-warm-kvm",  .how = KVM, .flags = HUGE, .nr_vcpus = 1, .warm = true },
+	{ .name = "huge-nozero-kvm", .how = KVM, .flags = HUGE | NO_ZERO, .nr_vcpus = 1 },
 };
 
 static const struct path *find_path(const char *name)
@@ -400,8 +419,10 @@ static void measure(const struct path *p, unsigned long mib, int rep)
 		r.teardown);
 	for (i = 0; i < NR_VMSTAT; i++)
 		fprintf(csv, ",%lld", populated.v[i] - before.v[i]);
-	fprintf(csv, ",%lld\n",
-		populated.directmap4k_kib - before.directmap4k_kib);
+	fprintf(csv, ",%lld,%lld,%llu,%llu\n",
+		populated.directmap4k_kib - before.directmap4k_kib,
+		populated.minor_faults - before.minor_faults,
+		(unsigned long long)r.pages_4k, (unsigned long long)r.pages_2m);
 	fflush(csv);
 	fflush(stdout);
 }
@@ -481,7 +502,7 @@ int main(int argc, char **argv)
 	fprintf(csv, "path,size_mib,rep,populate_s,teardown_s");
 	for (i = 0; i < NR_VMSTAT; i++)
 		fprintf(csv, ",%s", vmstat_names[i]);
-	fprintf(csv, ",directmap4k_kib\n");
+	fprintf(csv, ",directmap4k_kib,minor_faults,kvm_pages_4k,kvm_pages_2m\n");
 
 	for (tok = strtok_r(sizes, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		unsigned long mib = strtoul(tok, NULL, 0);
