@@ -39,7 +39,6 @@
 #include <linux/swap.h>
 #include <linux/sysfs.h>
 #include <linux/unmapped_alloc.h>
-#include <linux/vmalloc.h>
 #include <linux/vmstat.h>
 #include <linux/workqueue.h>
 #include <asm/tlbflush.h>
@@ -340,45 +339,27 @@ retry:
 }
 
 /*
- * Zero @nr unmapped pages through a short-lived mapping of their own. The
- * mapping's TLB entries are flushed before returning, so no alias to pages
- * that will hold a user's data outlives this call.
+ * Zero the pages of @b whose bits are set in @todo, one at a time through
+ * this CPU's own mapping slot: no other CPU maps them, so nothing needs a
+ * TLB flush beyond this CPU's entry for the slot. Returns true; a KUnit
+ * stub makes it fail.
  */
-static int unmapped_zero_pages(struct page **pages, unsigned int nr)
+static bool unmapped_block_zero(struct unmapped_block *b,
+				const unsigned long *todo, unsigned int nr)
 {
 	unsigned int i;
 	void *addr;
 
-	addr = vmap(pages, nr, VM_MAP, PAGE_KERNEL);
-	if (!addr)
-		return -ENOMEM;
-	for (i = 0; i < nr; i++)
-		clear_page(addr + i * PAGE_SIZE);
-	vunmap(addr);
-	vm_unmap_aliases();
-	count_vm_event(UNMAPPED_TLB_FLUSH);
-	count_vm_events(UNMAPPED_SCRUB, nr);
-	return 0;
-}
-
-/* Zero the pages of @b whose bits are set in @todo; false on failure. */
-static bool unmapped_block_zero(struct unmapped_block *b,
-				const unsigned long *todo, unsigned int nr)
-{
-	struct page **pages;
-	unsigned int i, j = 0;
-	int err;
-
 	/* Its failure path is what the release and trim tests stub in. */
 	KUNIT_STATIC_STUB_REDIRECT(unmapped_block_zero, b, todo, nr);
-	pages = kmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
-	if (!pages)
-		return false;
-	for_each_set_bit(i, todo, unmapped_block_pages(b))
-		pages[j++] = unmapped_block_page(b, i);
-	err = unmapped_zero_pages(pages, nr);
-	kfree(pages);
-	return !err;
+	for_each_set_bit(i, todo, unmapped_block_pages(b)) {
+		addr = unmapped_map_slot(b->pfn + i);
+		clear_page(addr);
+		unmapped_unmap_local(addr);
+		cond_resched();
+	}
+	count_vm_events(UNMAPPED_SCRUB, nr);
+	return true;
 }
 
 /*
@@ -993,11 +974,16 @@ static struct page *unmapped_alloc_from_node(int nid, gfp_t gfp,
 		page = unmapped_pool_take(pool, order, want_zero);
 		if (page)
 			return page;
-		/* Zeroing means mapping pages elsewhere: only if we may sleep. */
+		/* Zeroing may sleep: only for callers that may. */
 	} while (want_zero && blocking && unmapped_pool_scrub_one(pool));
 
 	if (!blocking)
 		return NULL;
+	/*
+	 * Tasks that find the pool empty together each refill, and zero
+	 * their batches in parallel: waiting for one task's batch would
+	 * leave that task zeroing for all.
+	 */
 	return unmapped_pool_refill(pool, nid, gfp, order);
 }
 

@@ -87,6 +87,28 @@ static void flush_slot(unsigned long addr)
 #endif
 }
 
+/*
+ * Map @pfn at this CPU's next free slot, with preemption disabled until
+ * unmapped_unmap_local(). For pages outside the direct map that are not
+ * PageUnmapped(): the pools' own free pages.
+ */
+void *unmapped_map_slot(unsigned long pfn)
+{
+	struct map_slots *slots;
+	unsigned int idx;
+
+	preempt_disable();
+	slots = this_cpu_ptr(&map_slots);
+	idx = this_cpu_inc_return(map_slots.depth) - 1;
+	/* Only a caller that never unmaps can exhaust the slots. */
+	BUG_ON(idx >= MAP_LOCAL_SLOTS);
+	/* An interrupt arriving now takes the slot above this one. */
+	barrier();
+	set_pte_at(&init_mm, slots->base + idx * PAGE_SIZE, slots->ptep[idx],
+		   pfn_pte(pfn, slot_prot()));
+	return (void *)(slots->base + idx * PAGE_SIZE);
+}
+
 /**
  * unmapped_map_local - map a page, in or out of the direct map, briefly
  * @pfn: the page frame, which must have a struct page
@@ -101,22 +123,10 @@ static void flush_slot(unsigned long addr)
  */
 void *unmapped_map_local(unsigned long pfn)
 {
-	struct map_slots *slots;
-	unsigned int idx;
-
+	if (PageUnmapped(pfn_to_page(pfn)))
+		return unmapped_map_slot(pfn);
 	preempt_disable();
-	if (!PageUnmapped(pfn_to_page(pfn)))
-		return pfn_to_kaddr(pfn);
-
-	slots = this_cpu_ptr(&map_slots);
-	idx = this_cpu_inc_return(map_slots.depth) - 1;
-	/* Only a caller that never unmaps can exhaust the slots. */
-	BUG_ON(idx >= MAP_LOCAL_SLOTS);
-	/* An interrupt arriving now takes the slot above this one. */
-	barrier();
-	set_pte_at(&init_mm, slots->base + idx * PAGE_SIZE, slots->ptep[idx],
-		   pfn_pte(pfn, slot_prot()));
-	return (void *)(slots->base + idx * PAGE_SIZE);
+	return pfn_to_kaddr(pfn);
 }
 EXPORT_SYMBOL_GPL(unmapped_map_local);
 

@@ -26,6 +26,8 @@ void unmapped_unmap_local(void *addr);
 void unmapped_free_prepared(struct page *page, unsigned int order);
 /* Called by unmapped_alloc_init() only. */
 int unmapped_map_local_init(void);
+/* Called by mm/unmapped_alloc.c only, for the pools' free pages. */
+void *unmapped_map_slot(unsigned long pfn);
 
 #else /* !CONFIG_UNMAPPED_ALLOC */
 

@@ -14,6 +14,7 @@
 #include <linux/pagemap.h>
 #include <linux/pseudo_fs.h>
 #include <linux/random.h>
+#include <linux/vmalloc.h>
 
 static unsigned long saved_free_blocks_max;
 static unsigned long saved_partial_free_max;
