@@ -7,7 +7,7 @@
 #   - NO_DIRECT_MAP paths fill the pool from the page allocator (cold) or
 #     not at all (prefilled), with no 2 MiB -> 4 KiB direct-map split; a
 #     cold pool refills in batches, at most one TLB flush per 4 blocks
-#     (one per block before refills were batched);
+#     (the control, refill_batch_max=1: one per block);
 #   - huge folios: KVM maps the memory 2 MiB at a time (the control,
 #     upstream guest_memfd, 4 KiB at a time);
 #   - upstream guest_memfd never touches the pool;
@@ -23,7 +23,7 @@ mib=64 blocks=32
 csv=$(mktemp)
 trap 'rm -f "$csv"' EXIT
 
-all=(memset gmem-mmap ndm-mmap secretmem-mmap gmem-kvm ndm-kvm ndm-warm-kvm nozero-kvm
+all=(memset gmem-mmap ndm-mmap secretmem-mmap gmem-kvm ndm-kvm ndm-kvm-unbatched ndm-warm-kvm nozero-kvm
      gmem-kvm-2 ndm-kvm-2 huge-mmap huge-warm-mmap huge-kvm huge-warm-kvm huge-nozero-kvm)
 cold=(ndm-mmap ndm-kvm nozero-kvm ndm-kvm-2 huge-mmap huge-kvm huge-nozero-kvm)
 warm=(ndm-warm-kvm huge-warm-mmap huge-warm-kvm)
@@ -35,7 +35,7 @@ ktap_print_header
 "$bench" -s $mib -r 1 -o "$csv" > /dev/null || ktap_exit_fail_msg "guest_memfd_bench failed"
 sed 's/^/# /' "$csv"
 ktap_set_plan $(( ${#all[@]} + 2 * ${#cold[@]} + ${#warm[@]} + ${#unmapped[@]} + 1 +
-		   ${#upstream[@]} + ${#huge_kvm[@]} + 1 ))
+		   ${#upstream[@]} + ${#huge_kvm[@]} + 2 ))
 
 # field NAME PATH: that counter of that path's row.
 field()
@@ -57,6 +57,9 @@ for path in "${cold[@]}"; do
 	ktap_check "$path: $flush pool TLB flushes for $blocks blocks (want <= $((blocks / 4)))" \
 		test "${flush:-999}" -le $((blocks / 4))
 done
+flush=$(field unmapped_tlb_flush ndm-kvm-unbatched)
+ktap_check "ndm-kvm-unbatched: $flush pool TLB flushes for $blocks blocks (the control: one each)" \
+	test "${flush:-0}" -ge $blocks
 for path in "${warm[@]}"; do
 	refill=$(field unmapped_refill "$path")
 	ktap_check "$path: a prefilled pool needs no refill ($refill)" test "$refill" = 0

@@ -19,6 +19,8 @@
  *   secretmem-mmap  memfd_secret(): a direct-map unmap and flush per page
  *   gmem-kvm        upstream guest_memfd, private
  *   ndm-kvm         NO_DIRECT_MAP, private, cold pool
+ *   ndm-kvm-unbatched  the same with one block and one TLB flush per
+ *                   refill (refill_batch_max=1), as before batching
  *   ndm-warm-kvm    NO_DIRECT_MAP from a pool prefilled (and zeroed) before
  *                   the clock starts
  *   nozero-kvm      NO_DIRECT_MAP|NO_ZERO (needs the test-only
@@ -330,6 +332,7 @@ static const struct path {
 	u64 flags;
 	int nr_vcpus;
 	bool warm;		/* prefill the pool before the clock starts */
+	bool unbatched;		/* refill one block at a time */
 } paths[] = {
 	{ .name = "memset",         .how = MEMSET },
 	{ .name = "gmem-mmap",      .how = GMEM_MMAP, .flags = MMAP },
@@ -337,6 +340,8 @@ static const struct path {
 	{ .name = "secretmem-mmap", .how = SECRETMEM },
 	{ .name = "gmem-kvm",       .how = KVM, .nr_vcpus = 1 },
 	{ .name = "ndm-kvm",        .how = KVM, .flags = NDM, .nr_vcpus = 1 },
+	{ .name = "ndm-kvm-unbatched", .how = KVM, .flags = NDM, .nr_vcpus = 1,
+	  .unbatched = true },
 	{ .name = "ndm-warm-kvm",   .how = KVM, .flags = NDM, .nr_vcpus = 1, .warm = true },
 	{ .name = "nozero-kvm",     .how = KVM, .flags = NDM | NO_ZERO, .nr_vcpus = 1 },
 	{ .name = "gmem-kvm-2",     .how = KVM, .nr_vcpus = 2 },
@@ -399,21 +404,24 @@ static struct run run_path(const struct path *p, unsigned long size)
 /* One measured run, with the pool in the state the path asks for. */
 static void measure(const struct path *p, unsigned long mib, int rep)
 {
-	unsigned long blocks = mib * SZ_1M / SZ_2M, saved_max;
+	unsigned long blocks = mib * SZ_1M / SZ_2M, saved_max, saved_batch;
 	struct counters before;
 	struct run r;
 	unsigned int i;
 
 	pool_drain();
 	saved_max = unmapped_pool_read("free_blocks_max");
+	saved_batch = unmapped_pool_read("refill_batch_max");
 	if (p->warm) {
 		unmapped_pool_write("free_blocks_max", blocks);
 		unmapped_pool_write("prefill", blocks);
 	}
+	if (p->unbatched)
+		unmapped_pool_write("refill_batch_max", 1);
 	read_counters(&before);
 	r = run_path(p, mib * SZ_1M);
-	if (p->warm)
-		unmapped_pool_write("free_blocks_max", saved_max);
+	unmapped_pool_write("free_blocks_max", saved_max);
+	unmapped_pool_write("refill_batch_max", saved_batch);
 
 	fprintf(csv, "%s,%lu,%d,%.6f,%.6f", p->name, mib, rep, r.populate,
 		r.teardown);
