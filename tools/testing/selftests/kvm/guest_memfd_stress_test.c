@@ -405,8 +405,10 @@ TEST_F_TIMEOUT(stress, threads_and_vms, 300)
 		vms[i].vm = vm_create_barebones();
 		for (j = 0; j < NR_FILES; j++) {
 			/* Odd files on 2 MiB folios, which workers share. */
-			vms[i].fd[j] = __vm_create_guest_memfd(vms[i].vm, FILE_SIZE, NDM_FLAGS |
-							       (j % 2 ? GUEST_MEMFD_FLAG_HUGE_PAGES : 0));
+			u64 huge = j % 2 ? GUEST_MEMFD_FLAG_HUGE_PAGES : 0;
+
+			vms[i].fd[j] = __vm_create_guest_memfd(vms[i].vm, FILE_SIZE,
+							       NDM_FLAGS | huge);
 			ASSERT_GE(vms[i].fd[j], 0);
 		}
 		for (j = 0; j < NR_WORKERS; j++)
