@@ -15,6 +15,7 @@
  * PG_unmapped along) and keeps its memcg charge.
  */
 #include <linux/delay.h>
+#include <linux/error-injection.h>
 #include <linux/kvm_host.h>
 #include <linux/pagemap.h>
 #include <linux/folio_batch.h>
@@ -177,6 +178,19 @@ static void kvm_gmem_zero_range(struct address_space *mapping, pgoff_t start,
 	}
 }
 
+/*
+ * Free the pages of [@lstart, @lend] once; -EBUSY if some are left, as when
+ * a split fails because someone holds the folio. Tests inject that failure
+ * (fail_function): nothing else makes a split fail on demand.
+ */
+static noinline int kvm_gmem_truncate_once(struct address_space *mapping,
+					   loff_t lstart, loff_t lend)
+{
+	truncate_inode_pages_range(mapping, lstart, lend);
+	return filemap_range_has_page(mapping, lstart, lend) ? -EBUSY : 0;
+}
+ALLOW_ERROR_INJECTION(kvm_gmem_truncate_once, ERRNO);
+
 /**
  * kvm_gmem_truncate_range - free the pages of part of a guest_memfd file
  * @mapping: the guest_memfd's mapping, with its invalidate lock held
@@ -200,10 +214,7 @@ void kvm_gmem_truncate_range(struct address_space *mapping, loff_t lstart,
 	unsigned int cut, uncut, try;
 
 	cut = kvm_gmem_huge_cut(mapping, start, end);
-	for (try = 0; ; try++) {
-		truncate_inode_pages_range(mapping, lstart, lend);
-		if (!cut || !filemap_range_has_page(mapping, lstart, lend))
-			break;
+	for (try = 0; kvm_gmem_truncate_once(mapping, lstart, lend); try++) {
 		if (try == KVM_GMEM_SPLIT_TRIES) {
 			kvm_gmem_zero_range(mapping, start, end);
 			break;

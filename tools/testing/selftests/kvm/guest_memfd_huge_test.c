@@ -290,6 +290,89 @@ TEST(punch_holes)
 	huge_vm_free(&h);
 }
 
+#define FAIL_FUNCTION	"/sys/kernel/debug/fail_function/"
+
+/* Write @val to fail_function's @file; 0 or -errno. */
+static int fail_function_write(const char *file, const char *val)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), FAIL_FUNCTION "%s", file);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+/* Make every call of the kernel's @func return @retval until cleared. */
+static int fail_function_on(const char *func, const char *retval)
+{
+	char file[96];
+
+	snprintf(file, sizeof(file), "%s/retval", func);
+	return fail_function_write("inject", func) ?:
+	       fail_function_write(file, retval) ?:
+	       fail_function_write("probability", "100") ?:
+	       fail_function_write("times", "-1") ?:
+	       fail_function_write("verbose", "0");
+}
+
+/*
+ * A split that keeps failing, as while a vCPU held the folio for good:
+ * fail_function makes every try fail, as nothing else can on demand. The
+ * hole then reads as zeroes all the same (zeroed in place, through the
+ * pool's own mapping, as the direct map has none of it), its page stays
+ * allocated, and the failure is counted. The control punches the same
+ * hole without the injection: the folio splits and the page goes back.
+ */
+TEST(split_failure_zeroes_hole)
+{
+	const u64 hole = SZ_1M + 5 * PAGE_SIZE;
+	struct kvm_vm *vm;
+	u64 freed;
+	char *mem;
+	int fd, i;
+
+	if (access(FAIL_FUNCTION "inject", W_OK))
+		SKIP(return, "no fail_function (CONFIG_FAIL_FUNCTION, debugfs)");
+	vm = vm_create_barebones();
+	for (i = 0; i < 2; i++) {
+		bool inject = !i;
+
+		fd = vm_create_guest_memfd(vm, HUGE_BYTES,
+					   MMAP | INIT_SHARED | NO_DIRECT_MAP | HUGE_PAGES);
+		mem = mmap(NULL, HUGE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		ASSERT_NE(mem, MAP_FAILED);
+		memset(mem, 0x5a, HUGE_BYTES);
+		ASSERT_EQ(fdinfo_read(fd, "gmem-huge-folios"), 1);
+		if (inject)
+			ASSERT_EQ(fail_function_on("kvm_gmem_truncate_once", "-16"), 0);
+		freed = pool_pages_freed();
+		punch(fd, hole, PAGE_SIZE);
+		if (inject)
+			ASSERT_EQ(fail_function_write("inject", "!kvm_gmem_truncate_once"), 0);
+
+		ksft_print_msg("%s: %lld split(s), %lld failure(s), %lu page(s) freed\n",
+			       inject ? "split made to fail" : "control",
+			       fdinfo_read(fd, "gmem-huge-splits"),
+			       fdinfo_read(fd, "gmem-huge-split-failures"),
+			       pool_pages_freed() - freed);
+		EXPECT_TRUE(page_is_zero((u64 *)(mem + hole)));
+		EXPECT_EQ(mem[hole - 1], 0x5a);
+		EXPECT_EQ(mem[hole + PAGE_SIZE], 0x5a);
+		EXPECT_EQ(fdinfo_read(fd, "gmem-huge-split-failures"), inject);
+		EXPECT_EQ(fdinfo_read(fd, "gmem-huge-splits"), !inject);
+		EXPECT_EQ(pool_pages_freed() - freed, !inject);
+		munmap(mem, HUGE_BYTES);
+		close(fd);
+	}
+	kvm_vm_free(vm);
+}
+
 /*
  * On a software-protected VM, part of a huge private folio becomes shared
  * and the VMM discards its private copy, as QEMU does; then it becomes
