@@ -23,7 +23,7 @@ scan=$BUILD/demo/kcore-scan
 GUEST_MIB=256 FILL_MIB=160
 # KTAP results: a run with the pattern held (on: 6, off: 5), each
 # refusal and acceptance below (10).
-RESULTS_ON=6 RESULTS_OFF=5 RESULTS_CONFIGS=10
+RESULTS_ON=6 RESULTS_OFF=5 RESULTS_CONFIGS=11
 
 work=$(mktemp -d)
 qpid=
@@ -221,10 +221,13 @@ accepted "vhost-kernel (tap and vsock) next to no-direct-map=off RAM" \
 	-device vhost-vsock-pci,guest-cid=3
 # No SNP or TDX here: only that the options exist and reach the guest's
 # setup, which then fails for want of the hardware.
-refused "no-direct-map/no-zero on sev-snp-guest without SNP hardware" "SEV-SNP not supported by KVM" \
-	-accel kvm -object sev-snp-guest,id=sev0,cbitpos=51,reduced-phys-bits=1,no-direct-map=on,no-zero=on \
+refused "no-direct-map/no-zero/huge-pages on sev-snp-guest without SNP hardware" \
+	"SEV-SNP not supported by KVM" \
+	-accel kvm -object sev-snp-guest,id=sev0,cbitpos=51,reduced-phys-bits=1,no-direct-map=on,no-zero=on,huge-pages=on \
 	-machine q35,confidential-guest-support=sev0,smm=off
 refused "a bad no-zero value on tdx-guest" "'no-zero' expects" \
 	-accel kvm -object tdx-guest,id=tdx0,no-zero=maybe -machine q35,confidential-guest-support=tdx0
+refused "a bad huge-pages value on tdx-guest" "'huge-pages' does not accept value 'maybe'" \
+	-accel kvm -object tdx-guest,id=tdx0,huge-pages=maybe -machine q35,confidential-guest-support=tdx0
 
 ktap_finished
