@@ -25,17 +25,20 @@ declare -A pid_of
 trap 'kill -9 "${pid_of[@]}" 2>/dev/null; rm -rf "$work"' EXIT
 
 # start NAME [QEMU-ARGS...]: a QEMU for the guest, its serial console in
-# NAME.log, the guest's control line on NAME.in, QMP on NAME.qmp.
+# NAME.log, the guest's control line on NAME.in, QMP on NAME.qmp. Its RAM
+# is out of the direct map unless ndm=off; backend_opts adds to it; with
+# nodisk=1 it has no snapshot disk (whose image lock another QEMU holds).
 start()
 {
-	local name=$1
+	local name=$1 disk=(-drive "file=$work/snap.qcow2,format=qcow2,if=none,id=snap")
 	shift
+	[ -z "${nodisk:-}" ] || disk=()
 
 	mkfifo "$work/$name.in" "$work/$name.out"
 	"${NESTED_QEMU_CMD[@]}" -m ${GUEST_MIB}M \
-		-object memory-backend-guest-memfd,id=ram0,size=${GUEST_MIB}M,no-direct-map=on \
+		-object memory-backend-guest-memfd,id=ram0,size=${GUEST_MIB}M,no-direct-map=${ndm:-on}${backend_opts:-} \
 		-machine q35,memory-backend=ram0,smm=off \
-		-drive "file=$work/snap.qcow2,format=qcow2,if=none,id=snap" \
+		"${disk[@]}" \
 		-serial "file:$work/$name.log" -serial "pipe:$work/$name" \
 		-qmp "unix:$work/$name.qmp,server=on,wait=off" \
 		-append "$NESTED_APPEND fill.seed=$seed fill.mib=$FILL_MIB fill.churn=1" "$@" \
@@ -117,7 +120,7 @@ refused()
 ktap_print_header
 nested_qemu_ready || ktap_exit_fail_msg "cannot run a nested guest"
 command -v qemu-img > /dev/null || ktap_exit_fail_msg "no qemu-img (Debian's qemu-utils)"
-ktap_set_plan 14
+ktap_set_plan 15
 seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 qemu-img create -q -f qcow2 "$work/snap.qcow2" 64M
 
@@ -154,12 +157,31 @@ qmp "$work/src.qmp" migrate "{\"uri\": \"unix:$work/migrate.sock\"}" > /dev/null
 migrated "live migration over a unix socket" "$(migration_status src)"
 qmp "$work/src.qmp" quit > /dev/null 2>&1
 check_intact dst "after live migration"
-# QEMU holds the guest_memfd open twice: the largest, not the sum.
-unmapped_kb=$(grep -h "^gmem-unmapped:" /proc/"${pid_of[dst]}"/fdinfo/* 2>/dev/null |
-	      awk '$2 > kb { kb = $2 } END { print kb + 0 }')
+# gmem_kb KEY NAME: kB of that fdinfo line of QEMU NAME's guest_memfd. QEMU
+# holds it open twice: the largest, not the sum.
+gmem_kb()
+{
+	grep -h "^$1:" /proc/"${pid_of[$2]}"/fdinfo/* 2>/dev/null |
+		awk '$2 > kb { kb = $2 } END { print kb + 0 }'
+}
+unmapped_kb=$(gmem_kb gmem-unmapped dst)
 echo "# the destination's guest_memfd holds $unmapped_kb kB outside the direct map"
 ktap_check "the destination's RAM is out of the direct map" \
 	test "$unmapped_kb" -ge $((FILL_MIB * 1024))
+# The control: the same reading of a QEMU whose RAM stays in the direct
+# map, preallocated so that its guest_memfd holds all of it, finds none.
+ndm=off backend_opts=,prealloc=on nodisk=1 start ctl -S || ktap_exit_fail_msg "the control QEMU did not start"
+for _ in $(seq 60); do
+	[ "$(gmem_kb gmem-resident ctl)" -ge $((GUEST_MIB * 1024)) ] && break
+	sleep 1
+done
+resident_kb=$(gmem_kb gmem-resident ctl) unmapped_kb=$(gmem_kb gmem-unmapped ctl)
+echo "# control, no-direct-map=off: $resident_kb kB resident, $unmapped_kb kB outside the direct map"
+ktap_check "no-direct-map=off RAM, all resident, is not out of the direct map (the control)" \
+	test "$resident_kb" -ge $((GUEST_MIB * 1024)) -a "$unmapped_kb" = 0
+kill -9 "${pid_of[ctl]}" 2>/dev/null
+wait "${pid_of[ctl]}" 2>/dev/null
+unset "pid_of[ctl]"
 
 # To a file and back, into a third QEMU.
 qmp "$work/dst.qmp" migrate "{\"uri\": \"file:$work/guest.state\"}" > /dev/null
