@@ -301,11 +301,14 @@ static int fail_function_write(const char *file, const char *val)
 
 	snprintf(path, sizeof(path), FAIL_FUNCTION "%s", file);
 	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n < 0 ? -errno : 0;
+	n = fd < 0 ? -1 : write(fd, val, strlen(val));
+	if (n < 0) {
+		ksft_print_msg("%s: cannot write %s: %s\n", path, val, strerror(errno));
+		n = -errno;
+	}
+	if (fd >= 0)
+		close(fd);
+	return n < 0 ? n : 0;
 }
 
 /* Make every call of the kernel's @func return @retval until cleared. */
@@ -349,8 +352,10 @@ TEST(split_failure_zeroes_hole)
 		ASSERT_NE(mem, MAP_FAILED);
 		memset(mem, 0x5a, HUGE_BYTES);
 		ASSERT_EQ(fdinfo_read(fd, "gmem-huge-folios"), 1);
+		/* -EBUSY; the retval file takes it as an unsigned 64-bit number. */
 		if (inject)
-			ASSERT_EQ(fail_function_on("kvm_gmem_truncate_once", "-16"), 0);
+			ASSERT_EQ(fail_function_on("kvm_gmem_truncate_once",
+						   "0xfffffffffffffff0"), 0);
 		freed = pool_pages_freed();
 		punch(fd, hole, PAGE_SIZE);
 		if (inject)
