@@ -623,7 +623,8 @@ static void unmapped_block_forget(struct unmapped_block *b)
  * Scrub what users wrote, map the block again and give it back. The block
  * is off the pool's lists, marked leaving and entirely free, so it is ours
  * alone. Returns false, with the block back in the pool, if the scrub
- * could not map the pages it had to zero.
+ * failed (since it zeroes through this CPU's slot, only a KUnit stub
+ * makes it fail).
  */
 static bool unmapped_block_release(struct unmapped_pool *pool,
 				   struct unmapped_block *b)
