@@ -296,19 +296,13 @@ TEST(punch_holes)
 static int fail_function_write(const char *file, const char *val)
 {
 	char path[128];
-	ssize_t n;
-	int fd;
+	int ret;
 
 	snprintf(path, sizeof(path), FAIL_FUNCTION "%s", file);
-	fd = open(path, O_WRONLY);
-	n = fd < 0 ? -1 : write(fd, val, strlen(val));
-	if (n < 0) {
-		ksft_print_msg("%s: cannot write %s: %s\n", path, val, strerror(errno));
-		n = -errno;
-	}
-	if (fd >= 0)
-		close(fd);
-	return n < 0 ? n : 0;
+	ret = file_write_str(path, val);
+	if (ret)
+		ksft_print_msg("%s: cannot write %s: %s\n", path, val, strerror(-ret));
+	return ret;
 }
 
 /* Make every call of the kernel's @func return @retval until cleared. */
