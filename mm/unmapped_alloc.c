@@ -339,39 +339,10 @@ retry:
 }
 
 /*
- * Zero the pages of a whole block @b set in @todo at this CPU's window: one
- * mapping and one flush for them all, and one more each time the task lets
- * another run. False where there is no window.
- */
-static bool unmapped_block_zero_window(struct unmapped_block *b,
-				       const unsigned long *todo)
-{
-	void *base = NULL;
-	unsigned int i;
-
-	for_each_set_bit(i, todo, BLOCK_PAGES) {
-		if (!base) {
-			base = unmapped_map_block(b->pfn);
-			if (!base)
-				return false;
-		}
-		clear_page(base + i * PAGE_SIZE);
-		if (need_resched()) {
-			unmapped_unmap_block(base);
-			base = NULL;
-			cond_resched();
-		}
-	}
-	if (base)
-		unmapped_unmap_block(base);
-	return true;
-}
-
-/*
- * Zero the pages of @b whose bits are set in @todo through this CPU's own
- * mappings: no other CPU maps them, so nothing needs a TLB flush beyond
- * this CPU's entry. A smaller fallback block goes page by page through a
- * slot. Returns true; a KUnit stub makes it fail.
+ * Zero the pages of @b whose bits are set in @todo, one at a time through
+ * this CPU's own mapping slot: no other CPU maps them, so nothing needs a
+ * TLB flush beyond this CPU's entry for the slot. Returns true; a KUnit
+ * stub makes it fail.
  */
 static bool unmapped_block_zero(struct unmapped_block *b,
 				const unsigned long *todo, unsigned int nr)
@@ -381,13 +352,11 @@ static bool unmapped_block_zero(struct unmapped_block *b,
 
 	/* Its failure path is what the release and trim tests stub in. */
 	KUNIT_STATIC_STUB_REDIRECT(unmapped_block_zero, b, todo, nr);
-	if (b->order != BLOCK_ORDER || !unmapped_block_zero_window(b, todo)) {
-		for_each_set_bit(i, todo, unmapped_block_pages(b)) {
-			addr = unmapped_map_slot(b->pfn + i);
-			clear_page(addr);
-			unmapped_unmap_local(addr);
-			cond_resched();
-		}
+	for_each_set_bit(i, todo, unmapped_block_pages(b)) {
+		addr = unmapped_map_slot(b->pfn + i);
+		clear_page(addr);
+		unmapped_unmap_local(addr);
+		cond_resched();
 	}
 	count_vm_events(UNMAPPED_SCRUB, nr);
 	return true;
@@ -961,10 +930,8 @@ static unsigned int unmapped_pool_next_batch(struct unmapped_pool *pool)
 /*
  * Refill @pool from its node, with a batch of blocks if allocations come
  * in a stream, and take 2^@order pages for the caller. Only the first
- * block may be smaller than a PMD, and only it is worth an effort or (for
- * __GFP_ZERO) zeroing now: the rest are for allocations that may never
- * come. Each of them is zeroed when taken, by the task that takes it, so a
- * stream zeroes only what it uses and tasks zero in parallel.
+ * block may be smaller than a PMD, and only it is worth an effort: the
+ * rest are for allocations that may never come.
  */
 static struct page *unmapped_pool_refill(struct unmapped_pool *pool, int nid,
 					 gfp_t gfp, unsigned int order)
@@ -982,8 +949,7 @@ static struct page *unmapped_pool_refill(struct unmapped_pool *pool, int nid,
 		return NULL;
 	list_add_tail(&b->list, &fresh);
 	if (b->order == BLOCK_ORDER && batch > 1)
-		unmapped_blocks_create(nid, (gfp & ~__GFP_ZERO) | __GFP_NORETRY,
-				       batch - 1, &fresh);
+		unmapped_blocks_create(nid, gfp | __GFP_NORETRY, batch - 1, &fresh);
 	unmapped_flush_after_unmap();
 
 	list_for_each_entry_safe(b, tmp, &fresh, list) {
@@ -1015,8 +981,9 @@ static struct page *unmapped_alloc_from_node(int nid, gfp_t gfp,
 	if (!blocking)
 		return NULL;
 	/*
-	 * Tasks that find the pool empty together each refill rather than
-	 * wait for one batch: the first block of each is all a refill zeroes.
+	 * Tasks that find the pool empty together each refill, and zero
+	 * their batches in parallel: waiting for one task's batch would
+	 * leave that task zeroing for all.
 	 */
 	return unmapped_pool_refill(pool, nid, gfp, order);
 }
