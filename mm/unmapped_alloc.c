@@ -22,7 +22,6 @@
 
 #define pr_fmt(fmt) "unmapped_alloc: " fmt
 
-#include <kunit/static_stub.h>
 #include <linux/cpuset.h>
 #include <linux/kobject.h>
 #include <linux/maple_tree.h>
@@ -341,17 +340,15 @@ retry:
 /*
  * Zero the pages of @b whose bits are set in @todo, one at a time through
  * this CPU's own mapping slot: no other CPU maps them, so nothing needs a
- * TLB flush beyond this CPU's entry for the slot. Returns true; a KUnit
- * stub makes it fail.
+ * TLB flush beyond this CPU's entry for the slot. It allocates nothing,
+ * so it cannot fail.
  */
-static bool unmapped_block_zero(struct unmapped_block *b,
+static void unmapped_block_zero(struct unmapped_block *b,
 				const unsigned long *todo, unsigned int nr)
 {
 	unsigned int i;
 	void *addr;
 
-	/* Its failure path is what the release and trim tests stub in. */
-	KUNIT_STATIC_STUB_REDIRECT(unmapped_block_zero, b, todo, nr);
 	for_each_set_bit(i, todo, unmapped_block_pages(b)) {
 		addr = unmapped_map_slot(b->pfn + i);
 		clear_page(addr);
@@ -359,7 +356,6 @@ static bool unmapped_block_zero(struct unmapped_block *b,
 		cond_resched();
 	}
 	count_vm_events(UNMAPPED_SCRUB, nr);
-	return true;
 }
 
 /*
@@ -373,7 +369,6 @@ static bool unmapped_pool_scrub_one(struct unmapped_pool *pool)
 	DECLARE_BITMAP(todo, BLOCK_PAGES);
 	unsigned int n = 0, nr = 0;
 	unsigned long flags;
-	bool ok;
 	int i;
 
 	spin_lock_irqsave(&pool->lock, flags);
@@ -403,20 +398,18 @@ static bool unmapped_pool_scrub_one(struct unmapped_pool *pool)
 	if (!nr)
 		return true;
 
-	ok = unmapped_block_zero(b, todo, nr);
+	unmapped_block_zero(b, todo, nr);
 
 	spin_lock_irqsave(&pool->lock, flags);
 	unmapped_pool_unlink(pool, b);
 	bitmap_andnot(b->used, b->used, todo, n);
-	if (ok) {
-		bitmap_or(b->zeroed, b->zeroed, todo, n);
-		bitmap_andnot(b->dirty, b->dirty, todo, n);
-		b->nr_zeroed += nr;
-	}
+	bitmap_or(b->zeroed, b->zeroed, todo, n);
+	bitmap_andnot(b->dirty, b->dirty, todo, n);
+	b->nr_zeroed += nr;
 	b->nr_free += nr;
 	unmapped_pool_link(pool, b);
 	spin_unlock_irqrestore(&pool->lock, flags);
-	return ok;
+	return true;
 }
 
 static void unmapped_free_block_pages(struct page *page, unsigned int order)
@@ -622,29 +615,17 @@ static void unmapped_block_forget(struct unmapped_block *b)
 /*
  * Scrub what users wrote, map the block again and give it back. The block
  * is off the pool's lists, marked leaving and entirely free, so it is ours
- * alone. Returns false, with the block back in the pool, if the scrub
- * failed (since it zeroes through this CPU's slot, only a KUnit stub
- * makes it fail).
+ * alone.
  */
-static bool unmapped_block_release(struct unmapped_pool *pool,
-				   struct unmapped_block *b)
+static void unmapped_block_release(struct unmapped_block *b)
 {
 	unsigned int nr = unmapped_block_pages(b), dirty;
-	unsigned long flags;
 
 	/* Memory failure may have marked pages since they were freed. */
 	unmapped_block_retire_hwpoison(b, 0, nr);
 	dirty = bitmap_weight(b->dirty, nr);
-	if (dirty && !unmapped_block_zero(b, b->dirty, dirty)) {
-		spin_lock_irqsave(&pool->lock, flags);
-		b->leaving = false;
-		pool->nr_blocks++;
-		unmapped_pool_link(pool, b);
-		/* The next release tries the other blocks first. */
-		list_move_tail(&b->list, &pool->free);
-		spin_unlock_irqrestore(&pool->lock, flags);
-		return false;
-	}
+	if (dirty)
+		unmapped_block_zero(b, b->dirty, dirty);
 	unmapped_block_forget(b);
 	mod_node_page_state(NODE_DATA(b->nid), NR_UNMAPPED_POOL,
 			    -(long)(nr - b->nr_returned));
@@ -655,13 +636,11 @@ static bool unmapped_block_release(struct unmapped_pool *pool,
 	unmapped_block_give_back(b);
 	/* unmapped_take_page_off_pool() may still look at it. */
 	kfree_rcu(b, rcu);
-	return true;
 }
 
 /*
  * Release fully free blocks of @pool beyond @keep, about @max_pages worth
- * at most. Returns the number of pages released: a block that could not
- * be released does not count.
+ * at most. Returns the number of pages released.
  */
 static unsigned long unmapped_pool_release(struct unmapped_pool *pool,
 					   unsigned long keep,
@@ -686,8 +665,8 @@ static unsigned long unmapped_pool_release(struct unmapped_pool *pool,
 		/* Trimmed pages went back before: count what goes back now. */
 		nr = unmapped_block_pages(b) - b->nr_returned;
 		list_del_init(&b->list);
-		if (unmapped_block_release(pool, b))
-			released += nr;
+		unmapped_block_release(b);
+		released += nr;
 	}
 	return released;
 }
@@ -804,10 +783,10 @@ static bool unmapped_pool_trim_one(struct unmapped_pool *pool)
 	/* What users wrote is scrubbed before the page allocator sees it. */
 	bitmap_copy(given, taken, n);
 	nr_dirty = bitmap_weight(dirty, n);
-	if (nr && (!nr_dirty || unmapped_block_zero(b, dirty, nr_dirty)))
+	if (nr_dirty)
+		unmapped_block_zero(b, dirty, nr_dirty);
+	if (nr)
 		unmapped_block_trim_pages(b, given);
-	else
-		bitmap_zero(given, n);
 	nr_given = bitmap_weight(given, n);
 
 	spin_lock_irqsave(&pool->lock, flags);
@@ -1327,8 +1306,7 @@ static int unmapped_pools_release_range(unsigned long start_pfn,
 		pool = unmapped_state.pools[b->nid];
 		list_del_init(&b->list);
 		if (!err) {
-			if (!unmapped_block_release(pool, b))
-				err = -EBUSY;
+			unmapped_block_release(b);
 			continue;
 		}
 		/* Busy: leave the free blocks where they were. */

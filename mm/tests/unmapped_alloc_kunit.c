@@ -4,7 +4,6 @@
  * that they can look at the pools. Every case starts and ends with empty
  * pools and checks the direct map itself with kernel_page_present().
  */
-#include <kunit/static_stub.h>
 #include <kunit/test.h>
 #include <linux/completion.h>
 #include <linux/delay.h>
@@ -889,48 +888,6 @@ static void trim_gives_back_partial_free(struct kunit *test)
 		KUNIT_EXPECT_TRUE(test, pages_present(pages[0], 1, true));
 }
 
-static bool block_zero_fails(struct unmapped_block *b, const unsigned long *todo,
-			     unsigned int nr)
-{
-	return false;
-}
-
-/*
- * A block whose scrub fails stays in the pool, counts as nothing released,
- * and goes behind the others, so that the next scan tries another block.
- */
-static void shrinker_skips_block_it_cannot_release(struct kunit *test)
-{
-	struct shrink_control sc = {
-		.gfp_mask = GFP_KERNEL,
-		.nr_to_scan = BLOCK_PAGES,
-	};
-	struct unmapped_block *dirty, *clean;
-	struct page *page;
-
-	page = unmapped_alloc(GFP_KERNEL, BLOCK_ORDER);
-	KUNIT_ASSERT_NOT_NULL(test, page);
-	dirty = block_of(page);
-	sc.nid = dirty->nid;
-	/* A zeroed block that needs no scrub, then the dirty one ahead of it. */
-	KUNIT_ASSERT_EQ(test, unmapped_prefill(1), 1);
-	unmapped_free(page, BLOCK_ORDER);
-	KUNIT_ASSERT_EQ(test, pool_blocks(), 2);
-
-	kunit_activate_static_stub(test, unmapped_block_zero, block_zero_fails);
-	KUNIT_EXPECT_EQ(test, unmapped_shrink_scan(NULL, &sc), SHRINK_STOP);
-	KUNIT_EXPECT_EQ(test, pool_blocks(), 2);
-	KUNIT_EXPECT_FALSE(test, dirty->leaving);
-	clean = list_first_entry(&unmapped_state.pools[sc.nid]->free,
-				 struct unmapped_block, list);
-	KUNIT_EXPECT_PTR_NE(test, clean, dirty);
-	/* The next scan releases the other block. */
-	KUNIT_EXPECT_EQ(test, unmapped_shrink_scan(NULL, &sc), BLOCK_PAGES);
-	KUNIT_EXPECT_EQ(test, pool_blocks(), 1);
-	KUNIT_EXPECT_PTR_EQ(test, block_of(page), dirty);
-	kunit_deactivate_static_stub(test, unmapped_block_zero);
-}
-
 static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(alloc_free_every_order),
 	KUNIT_CASE(handed_out_pages_not_present),
@@ -950,7 +907,6 @@ static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(hwpoison_page_freed_after_failure),
 	KUNIT_CASE(split_keeps_unmapped),
 	KUNIT_CASE(offline_releases_free_refuses_used),
-	KUNIT_CASE(shrinker_skips_block_it_cannot_release),
 	KUNIT_CASE(best_fit_prefers_fullest_block),
 	KUNIT_CASE(trim_gives_back_partial_free),
 	{}
