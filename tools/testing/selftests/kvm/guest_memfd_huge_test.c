@@ -22,6 +22,7 @@
 #include <linux/falloc.h>
 #include <linux/sizes.h>
 
+#include "cgroup_util.h"
 #include "kvm_util.h"
 #include "processor.h"
 #include "test_util.h"
@@ -295,14 +296,18 @@ TEST(punch_holes)
 /* Write @val to fail_function's @file; 0 or -errno. */
 static int fail_function_write(const char *file, const char *val)
 {
-	char path[128];
-	int ret;
+	char path[128], buf[64];
+	ssize_t ret;
+	int len;
 
 	snprintf(path, sizeof(path), FAIL_FUNCTION "%s", file);
-	ret = file_write_str(path, val);
-	if (ret)
+	len = snprintf(buf, sizeof(buf), "%s", val);
+	ret = write_text(path, buf, len);
+	if (ret < 0) {
 		ksft_print_msg("%s: cannot write %s: %s\n", path, val, strerror(-ret));
-	return ret;
+		return ret;
+	}
+	return 0;
 }
 
 /* Make every call of the kernel's @func return @retval until cleared. */

@@ -18,7 +18,6 @@
 /* The pools' knobs, by file name in UNMAPPED_POOL_DIR. */
 bool unmapped_pool_present(void);
 unsigned long unmapped_pool_read(const char *knob);
-int file_write_str(const char *path, const char *val);
 int __unmapped_pool_write(const char *knob, unsigned long val);
 void unmapped_pool_write(const char *knob, unsigned long val);
 unsigned long unmapped_pool_drain(void);

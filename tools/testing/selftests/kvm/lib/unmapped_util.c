@@ -13,6 +13,7 @@
 
 #include <linux/bits.h>
 
+#include "cgroup_util.h"
 #include "unmapped_util.h"
 
 bool unmapped_pool_present(void)
@@ -34,27 +35,17 @@ unsigned long unmapped_pool_read(const char *knob)
 	return val;
 }
 
-/* Write @val to the sysfs, debugfs or proc file @path: 0, or -errno. */
-int file_write_str(const char *path, const char *val)
-{
-	int fd, ret;
-
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -errno;
-	close(fd);
-	return ret;
-}
-
 /* 0, or -errno: some writes (prefill) may fail with ENOMEM by design. */
 int __unmapped_pool_write(const char *knob, unsigned long val)
 {
 	char path[128], buf[32];
+	ssize_t ret;
+	int len;
 
 	snprintf(path, sizeof(path), UNMAPPED_POOL_DIR "%s", knob);
-	snprintf(buf, sizeof(buf), "%lu", val);
-	return file_write_str(path, buf);
+	len = snprintf(buf, sizeof(buf), "%lu", val);
+	ret = write_text(path, buf, len);
+	return ret < 0 ? ret : 0;
 }
 
 void unmapped_pool_write(const char *knob, unsigned long val)
