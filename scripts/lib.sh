@@ -281,10 +281,12 @@ ext4_on_loop_cleanup()
 }
 
 # qmp SOCKET COMMAND [JSON-ARGUMENTS]: one QMP command to a nested QEMU,
-# through QEMU's Python library from our QEMU source tree.
+# through QEMU's Python library from our QEMU source tree. A QEMU that
+# does not answer in 3 minutes fails the command (status 124), not the
+# whole test by its time limit.
 qmp()
 {
-	QEMU_PYTHON=$QSRC/python "$PYTHON" "$TOP/scripts/guest/qmp.py" "$@"
+	QEMU_PYTHON=$QSRC/python timeout 180 "$PYTHON" "$TOP/scripts/guest/qmp.py" "$@"
 }
 
 # ktap_note FILE...: the files' lines as KTAP diagnostics.
@@ -306,6 +308,28 @@ wait_for_line()
 		seconds=$((seconds - 1))
 	done
 	return 1
+}
+
+# guest_tell FIFO LINE: sends LINE to a nested guest's control port. The
+# FIFO is opened for reading too, so that the write cannot block in open()
+# when the guest's QEMU has already gone.
+guest_tell()
+{
+	echo "$2" 1<> "$1"
+}
+
+# wait_exit PID SECONDS: the exit status of background process PID (a
+# nested QEMU); one still running after SECONDS is killed (status 137).
+wait_exit()
+{
+	local pid=$1 seconds=$2
+
+	while [ "$seconds" -gt 0 ] && kill -0 "$pid" 2>/dev/null; do
+		sleep 1
+		seconds=$((seconds - 1))
+	done
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid"
 }
 
 # Shell tests print KTAP through the kernel's helpers; source this file,

@@ -132,9 +132,9 @@ print(sum(s["value"] for p in json.load(sys.stdin) for s in p["stats"]
 			not_ok "no-direct-map=off: KVM has '$pages_2m' 2 MiB mappings of 4 KiB folios"
 	fi
 
-	echo go > "$ctl.in"
+	guest_tell "$ctl.in" go
 	rc=0
-	wait "$qpid" || rc=$?
+	wait_exit "$qpid" 120 || rc=$?
 	qpid=
 	if [ $rc = 0 ] && grep -q "^nested-guest: done" "$log"; then
 		ok "no-direct-map=$ndm: the guest ran to completion"

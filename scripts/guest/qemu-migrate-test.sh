@@ -24,6 +24,21 @@ work=$(mktemp -d)
 declare -A pid_of
 trap 'kill -9 "${pid_of[@]}" 2>/dev/null; rm -rf "$work"' EXIT
 
+# guests_output: what every nested QEMU and its guest printed, as KTAP
+# diagnostics.
+guests_output()
+{
+	local f
+
+	for f in "$work"/*.err "$work"/*.log; do
+		[ -s "$f" ] || continue
+		echo "# --- ${f##*/}"
+		tail -n 60 "$f" | ktap_note
+	done
+}
+# The runner's time limit ends the test with SIGTERM: say where it stood.
+trap 'echo "# out of time; the nested guests printed:"; guests_output; exit 124' TERM
+
 # start NAME [QEMU-ARGS...]: a QEMU for the guest, its serial console in
 # NAME.log, the guest's control line on NAME.in, QMP on NAME.qmp. Its RAM
 # is out of the direct map unless ndm=off; backend_opts adds to it; with
@@ -59,6 +74,7 @@ migration_status()
 	local status
 
 	for _ in $(seq 240); do
+		kill -0 "${pid_of[$1]}" 2>/dev/null || { status="QEMU exited"; break; }
 		status=$(qmp "$work/$1.qmp" query-migrate | "$PYTHON" -c '
 import json, sys
 m = json.load(sys.stdin)
@@ -72,18 +88,20 @@ print(m.get("status", "none") + ("" if not ram else
 }
 
 # ask NAME LINE: sends LINE to the guest of QEMU NAME and prints the
-# guest's reply ("... N of M pages intact"), or nothing after 2 minutes.
+# guest's reply ("... N of M pages intact"), or nothing after 2 minutes
+# or once that QEMU has exited.
 ask()
 {
 	local log=$work/$1.log before
 
 	before=$(grep -c "pages intact" "$log")
-	echo "$2" > "$work/$1.in"
+	guest_tell "$work/$1.in" "$2"
 	for _ in $(seq 120); do
 		if [ "$(grep -c "pages intact" "$log")" -gt "$before" ]; then
 			grep "pages intact" "$log" | tail -1 | tr -d '\r'
 			return
 		fi
+		kill -0 "${pid_of[$1]}" 2>/dev/null || return
 		sleep 1
 	done
 }
@@ -210,15 +228,11 @@ echo "# control: ${reply:-no reply}"
 ktap_check "the check with another seed finds no page (the control)" \
 	grep -q "other seed: 0 of $PAGES pages intact" <<< "$reply"
 
-echo go > "$work/restored.in"
+guest_tell "$work/restored.in" go
 rc=0
-wait "${pid_of[restored]}" || rc=$?
+wait_exit "${pid_of[restored]}" 120 || rc=$?
 unset "pid_of[restored]"
 ktap_check "the guest ran on to the end (QEMU exited $rc)" \
 	eval '[ $rc = 0 ] && grep -q "^nested-guest: done" "$work/restored.log"'
-if [ "$KTAP_CNT_FAIL" -gt 0 ]; then
-	for f in src dst restored; do
-		[ -e "$work/$f.err" ] && ktap_note "$work/$f.err" "$work/$f.log"
-	done
-fi
+[ "$KTAP_CNT_FAIL" = 0 ] || guests_output
 ktap_finished

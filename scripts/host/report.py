@@ -10,6 +10,7 @@ beside NAME.log; KVM selftests and our shell tests print KTAP, whose
 case found in the main boot's kernel log, every expected KUnit suite that
 did not run (a failure), and whether the kernel logs of the boots are free
 of splats. Skips are listed and counted on their own, never as passes.
+A failed test's verdict is followed by the last lines of its log.
 Prints `N passed, N failed` last and exits 1 on any failure.
 """
 
@@ -21,6 +22,7 @@ import subprocess
 import sys
 
 KSFT_SKIP = 4
+FAILED_LOG_LINES = 80
 
 # What a kernel splat looks like in a log; any of these fails the run.
 SPLAT = re.compile(
@@ -69,6 +71,9 @@ def test_results(res, tally):
             else:
                 why = {124: "timed out", 127: "missing"}.get(rc, f"exit {rc}")
                 tally.add("FAIL", name, f"{why}, {detail}; see {log_path}")
+                # The end of its log, for a run whose results directory is gone (CI).
+                for l in log.splitlines()[-FAILED_LOG_LINES:]:
+                    print("    |", l)
 
 
 def kunit(dmesg, ksrc, expected, tally):
