@@ -174,7 +174,7 @@ TESTS_LIST=$TOP/scripts/tests.list
 tests_select()
 {
 	list_entries "$TESTS_LIST" |
-		awk -v f="$1" -v w="${2:-}" '(w == "" || $2 == w) && index("," $4 ",", "," f ",")'
+		awk -v f="$1" -v w="${2:-}" '(w == "" || index("," $2 ",", "," w ",")) && index("," $4 ",", "," f ",")'
 }
 
 # tests_line NAME: that test's line of the registry.

@@ -10,7 +10,9 @@ beside NAME.log; KVM selftests and our shell tests print KTAP, whose
 case found in the main boot's kernel log, every expected KUnit suite that
 did not run (a failure), and whether the kernel logs of the boots are free
 of splats. Skips are listed and counted on their own, never as passes.
-A failed test's verdict is followed by the last lines of its log.
+A failed test's verdict is followed by the last lines of its log. A
+boot that check.sh ran a second time left its first attempt in a
+directory named *.first-attempt: listed as such, never counted.
 Prints `N passed, N failed` last and exits 1 on any failure.
 """
 
@@ -23,6 +25,14 @@ import sys
 
 KSFT_SKIP = 4
 FAILED_LOG_LINES = 80
+FIRST_ATTEMPT = ".first-attempt"
+
+
+def walk(res):
+    """os.walk() without the first attempts of boots that ran again."""
+    for root, dirs, files in os.walk(res):
+        dirs[:] = sorted(d for d in dirs if not d.endswith(FIRST_ATTEMPT))
+        yield root, dirs, files
 
 # What a kernel splat looks like in a log; any of these fails the run.
 SPLAT = re.compile(
@@ -52,7 +62,7 @@ def tap_failures(log):
 
 
 def test_results(res, tally):
-    for root, _, files in sorted(os.walk(res)):
+    for root, _, files in walk(res):
         for f in sorted(files):
             if not f.endswith(".rc"):
                 continue
@@ -110,7 +120,7 @@ def kunit(dmesg, ksrc, expected, tally):
 def splats(res, tally):
     """Every boot (a directory with a console.log) must have left its dmesg."""
     found, boots, unfinished = [], 0, []
-    for root, _, files in sorted(os.walk(res)):
+    for root, _, files in walk(res):
         if "console.log" in files:
             boots += 1
             if "dmesg.log" not in files:
@@ -134,6 +144,18 @@ def splats(res, tally):
         tally.add("PASS", "kernel-log", "no WARNING/BUG/Oops/KASAN/lockdep")
 
 
+def first_attempts(res):
+    """What made check.sh run a boot again: its first verdict, as notes."""
+    for d in sorted(os.listdir(res)):
+        verdict = os.path.join(res, d, "verdict.txt")
+        if not d.endswith(FIRST_ATTEMPT) or not os.path.exists(verdict):
+            continue
+        print(f"RERUN {d[:-len(FIRST_ATTEMPT)]}: its first attempt"
+              f" ({os.path.join(res, d)}) did not count; it said:")
+        for l in open(verdict, errors="replace").read().splitlines():
+            print("    |", l)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("results")
@@ -150,6 +172,7 @@ def main():
         for name in a.kunit_suite:
             tally.add("FAIL", f"kunit/{name}", "no kernel log of the main boot")
     splats(a.results, tally)
+    first_attempts(a.results)
 
     if tally.skipped:
         print(f"{len(tally.skipped)} skipped: " + " ".join(tally.skipped))
