@@ -107,12 +107,18 @@ ask()
 }
 
 # check_intact NAME WHEN: the guest of QEMU NAME finds every page intact.
+# A guest that does not answer will not answer the later checks either:
+# the test ends there, with what the nested guests printed.
 check_intact()
 {
 	local reply
 
 	reply=$(ask "$1" verify)
 	echo "# $2: ${reply:-no reply}"
+	if [ -z "$reply" ]; then
+		guests_output
+		ktap_exit_fail_msg "$2: the guest of QEMU $1 stopped answering"
+	fi
 	ktap_check "$2: the guest finds all $PAGES pages intact" \
 		grep -q "verify: $PAGES of $PAGES pages intact" <<< "$reply"
 }
