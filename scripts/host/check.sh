@@ -109,16 +109,20 @@ fi
 # guest then crashes or hangs, a kernel without our patches too (README).
 # The first attempt's results stay in nested.first-attempt, and report.py
 # lists them; only the second attempt's count.
-if [ -n "$nested_tests" ]; then
+nested_boot()
+{
 	# shellcheck disable=SC2086
 	boot_and_run "$res/nested" "$append kunit.enable=0" 2400 $nested_tests
+}
+if [ -n "$nested_tests" ]; then
+	nested_boot
 	if ! "$PYTHON" "$TOP/scripts/host/report.py" "$res/nested" "$KSRC" > /dev/null; then
+		# Judged again where it now lies, so that its log paths are right.
 		first=$res/nested.first-attempt
 		mv "$res/nested" "$first"
 		"$PYTHON" "$TOP/scripts/host/report.py" "$first" "$KSRC" > "$first/verdict.txt"
 		log "the nested guests' boot failed ($(grep "^failed:" "$first/verdict.txt")): booting again"
-		# shellcheck disable=SC2086
-		boot_and_run "$res/nested" "$append kunit.enable=0" 2400 $nested_tests
+		nested_boot
 	fi
 fi
 # No KUnit in the NUMA boot: its cases count blocks on one node.
