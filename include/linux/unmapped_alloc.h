@@ -28,6 +28,8 @@ void unmapped_free_prepared(struct page *page, unsigned int order);
 int unmapped_map_local_init(void);
 /* Called by mm/unmapped_alloc.c only, for the pools' free pages. */
 void *unmapped_map_slot(unsigned long pfn);
+void *unmapped_map_block(unsigned long pfn);
+void unmapped_unmap_block(void *addr);
 
 #else /* !CONFIG_UNMAPPED_ALLOC */
 

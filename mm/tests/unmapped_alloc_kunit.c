@@ -341,6 +341,134 @@ static void stream_leftovers_go_back(struct kunit *test)
 	free_pages_from(pages, nr);
 }
 
+/* Blocks in @pool, by whether any of their free pages is known zero. */
+static unsigned int pool_blocks_zeroed(struct unmapped_pool *pool, bool zeroed)
+{
+	struct unmapped_block *b;
+	unsigned long flags;
+	unsigned int nr = 0;
+	int i;
+
+	spin_lock_irqsave(&pool->lock, flags);
+	for (i = 0; i <= PARTIAL_LISTS; i++)
+		list_for_each_entry(b, unmapped_pool_list(pool, i), list)
+			nr += !!b->nr_zeroed == zeroed;
+	spin_unlock_irqrestore(&pool->lock, flags);
+	return nr;
+}
+
+static struct unmapped_block *pool_first_free_block(struct unmapped_pool *pool)
+{
+	return list_first_entry_or_null(&pool->free, struct unmapped_block,
+					list);
+}
+
+/*
+ * Only the block a refill takes from is zeroed then; the rest of a batch
+ * is zeroed by whoever takes it, a whole block under one TLB entry, and
+ * what nobody takes is never zeroed.
+ */
+static void batch_blocks_zeroed_when_taken(struct kunit *test)
+{
+	const gfp_t gfp = GFP_KERNEL | __GFP_ZERO;
+	unsigned long refills, scrubbed, __maybe_unused flushes;
+	struct page *pages[3] = {};
+	struct unmapped_pool *pool;
+	struct unmapped_block *b;
+	int i;
+
+	WRITE_ONCE(unmapped_state.refill_batch_max, saved_refill_batch_max);
+	scrubbed = vm_event(UNMAPPED_SCRUB);
+	/* One block, then a batch of REFILL_GROWTH. */
+	for (i = 0; i < 2; i++) {
+		pages[i] = unmapped_alloc(gfp, BLOCK_ORDER);
+		KUNIT_ASSERT_NOT_NULL(test, pages[i]);
+	}
+	KUNIT_ASSERT_EQ(test, pool_blocks(), 1 + REFILL_GROWTH);
+	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_SCRUB), scrubbed);
+	pool = unmapped_state.pools[page_to_nid(pages[1])];
+	KUNIT_EXPECT_EQ(test, pool_blocks_zeroed(pool, false),
+			REFILL_GROWTH - 1);
+
+	/* Whatever the page allocator left in them must not come through. */
+	b = pool_first_free_block(pool);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	pages_fill(unmapped_block_page(b, 0), BLOCK_PAGES, 0x5a);
+
+	refills = vm_event(UNMAPPED_REFILL);
+	scrubbed = vm_event(UNMAPPED_SCRUB);
+#ifdef CONFIG_DEBUG_TLBFLUSH
+	flushes = vm_event(NR_TLB_LOCAL_FLUSH_ONE);
+#endif
+	pages[2] = unmapped_alloc(gfp, BLOCK_ORDER);
+	KUNIT_ASSERT_NOT_NULL(test, pages[2]);
+#ifdef CONFIG_DEBUG_TLBFLUSH
+	/* Page by page through a slot would be BLOCK_PAGES. */
+	KUNIT_EXPECT_LT(test, vm_event(NR_TLB_LOCAL_FLUSH_ONE) - flushes,
+			BLOCK_PAGES / 8);
+#endif
+	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_REFILL), refills);
+	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_SCRUB) - scrubbed, BLOCK_PAGES);
+	KUNIT_EXPECT_TRUE(test, pages_zero(pages[2], BLOCK_PAGES));
+	KUNIT_EXPECT_TRUE(test, pages_present(pages[2], BLOCK_PAGES, false));
+	KUNIT_EXPECT_EQ(test, pool_blocks_zeroed(pool, false),
+			REFILL_GROWTH - 2);
+
+	for (i = 0; i < 3; i++)
+		unmapped_free(pages[i], BLOCK_ORDER);
+}
+
+/*
+ * The window maps a whole block, so a block that someone else holds pages
+ * of is zeroed page by page through a slot: the pages held are never
+ * mapped, and keep their data.
+ */
+static void partly_used_block_zeroed_through_slots(struct kunit *test)
+{
+	const unsigned int half = BLOCK_PAGES / 2;
+	unsigned long scrubbed, __maybe_unused flushes;
+	struct unmapped_block *b;
+	struct page **pages, *page;
+	unsigned int i;
+	void *addr;
+
+	pages = kunit_kmalloc_array(test, BLOCK_PAGES, sizeof(*pages),
+				    GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pages);
+	/* One block, refilled without zeroing, all of it handed out. */
+	for (i = 0; i < BLOCK_PAGES; i++) {
+		pages[i] = unmapped_alloc(GFP_KERNEL, 0);
+		KUNIT_ASSERT_NOT_NULL(test, pages[i]);
+	}
+	KUNIT_ASSERT_EQ(test, pool_blocks(), 1);
+	b = mtree_load(&unmapped_state.blocks_by_pfn, page_to_pfn(pages[0]));
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	pages_fill(unmapped_block_page(b, 0), BLOCK_PAGES, 0x5a);
+	for (i = half; i < BLOCK_PAGES; i++)
+		unmapped_free(pages[i], 0);
+
+	scrubbed = vm_event(UNMAPPED_SCRUB);
+#ifdef CONFIG_DEBUG_TLBFLUSH
+	flushes = vm_event(NR_TLB_LOCAL_FLUSH_ONE);
+#endif
+	page = unmapped_alloc(GFP_KERNEL | __GFP_ZERO, 0);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_EQ(test, vm_event(UNMAPPED_SCRUB) - scrubbed, half);
+#ifdef CONFIG_DEBUG_TLBFLUSH
+	/* One flush per page zeroed: the window would have taken one. */
+	KUNIT_EXPECT_GE(test, vm_event(NR_TLB_LOCAL_FLUSH_ONE) - flushes, half);
+#endif
+	KUNIT_EXPECT_TRUE(test, pages_zero(page, 1));
+	addr = map_pages(unmapped_block_page(b, 0), half);
+	KUNIT_ASSERT_NOT_NULL(test, addr);
+	KUNIT_EXPECT_NULL(test, memchr_inv(addr, 0x5a, (size_t)half * PAGE_SIZE));
+	unmap_pages(addr);
+
+	unmapped_free(page, 0);
+	for (i = 0; i < half; i++)
+		unmapped_free(pages[i], 0);
+}
+
 static void direct_map_not_split(struct kunit *test)
 {
 #ifdef CONFIG_X86
@@ -895,6 +1023,8 @@ static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(zero_flag_gives_zeroed_pages),
 	KUNIT_CASE(refills_in_a_row_share_flushes),
 	KUNIT_CASE(stream_leftovers_go_back),
+	KUNIT_CASE(batch_blocks_zeroed_when_taken),
+	KUNIT_CASE(partly_used_block_zeroed_through_slots),
 	KUNIT_CASE(direct_map_not_split),
 	KUNIT_CASE(shrinker_releases_only_free_blocks),
 	KUNIT_CASE(concurrent_alloc_free),
