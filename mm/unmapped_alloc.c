@@ -879,13 +879,13 @@ static void unmapped_release_excess_blocks(struct work_struct *work)
 			cond_resched();
 	}
 	if (streaming)
-		queue_delayed_work(system_wq, &unmapped_state.stream_end_work,
-				   REFILL_IDLE);
+		queue_delayed_work(system_dfl_wq,
+				   &unmapped_state.stream_end_work, REFILL_IDLE);
 }
 
 static void unmapped_release_after_stream(struct work_struct *work)
 {
-	schedule_work(&unmapped_state.release_work);
+	queue_work(system_dfl_wq, &unmapped_state.release_work);
 }
 
 static bool unmapped_gfp_ok(gfp_t gfp, unsigned int order)
@@ -981,8 +981,8 @@ static struct page *unmapped_pool_refill(struct unmapped_pool *pool, int nid,
 	}
 	/* What the stream leaves unused goes back once it stops. */
 	if (batch > 1)
-		queue_delayed_work(system_wq, &unmapped_state.stream_end_work,
-				   REFILL_IDLE);
+		queue_delayed_work(system_dfl_wq,
+				   &unmapped_state.stream_end_work, REFILL_IDLE);
 	return page ?: unmapped_pool_take(pool, order, want_zero);
 }
 
@@ -1192,7 +1192,7 @@ void unmapped_free_prepared(struct page *page, unsigned int order)
 
 	count_vm_events(UNMAPPED_FREE, nr);
 	if (excess)
-		schedule_work(&unmapped_state.release_work);
+		queue_work(system_dfl_wq, &unmapped_state.release_work);
 }
 
 /**
@@ -1447,7 +1447,7 @@ static ssize_t unmapped_knob_store(struct kobject *kobj,
 		return -ERANGE;
 	WRITE_ONCE(*knob->val, val);
 	if (knob->release)
-		schedule_work(&unmapped_state.release_work);
+		queue_work(system_dfl_wq, &unmapped_state.release_work);
 	return count;
 }
 
