@@ -106,6 +106,19 @@ ask()
 	done
 }
 
+# vcpu_state NAME: QEMU NAME's run state and its vCPUs' registers, as KTAP
+# diagnostics: a guest that stopped on a bad page walk shows it in CR3.
+vcpu_state()
+{
+	kill -0 "${pid_of[$1]}" 2>/dev/null || return
+	{
+		qmp "$work/$1.qmp" query-status
+		qmp "$work/$1.qmp" human-monitor-command \
+			'{"command-line": "info registers -a"}' |
+			"$PYTHON" -c 'import json, sys; print(json.load(sys.stdin))'
+	} 2>&1 | ktap_note
+}
+
 # check_intact NAME WHEN: the guest of QEMU NAME finds every page intact.
 # A guest that does not answer will not answer the later checks either:
 # the test ends there, with what the nested guests printed.
@@ -117,6 +130,7 @@ check_intact()
 	echo "# $2: ${reply:-no reply}"
 	if [ -z "$reply" ]; then
 		guests_output
+		vcpu_state "$1"
 		ktap_exit_fail_msg "$2: the guest of QEMU $1 stopped answering"
 	fi
 	ktap_check "$2: the guest finds all $PAGES pages intact" \
