@@ -339,32 +339,29 @@ retry:
 
 /* Pages cleared at a time with preemption off: 256 KiB, tens of µs. */
 #define WINDOW_CLEAR_PAGES	64
+static_assert(BLOCK_PAGES % WINDOW_CLEAR_PAGES == 0);
 
 /*
- * Zero the pages of a whole block @b set in @todo at this CPU's window:
- * one mapping and one TLB entry flush for them all, and one more each time
- * the task lets another run. False where there is no window.
+ * Zero all of the 2 MiB block @b at this CPU's window: one mapping and one
+ * TLB entry flush for the block, and one more each time the task lets
+ * another run. False where there is no window.
  */
-static bool unmapped_block_zero_window(struct unmapped_block *b,
-				       const unsigned long *todo)
+static bool unmapped_block_zero_window(struct unmapped_block *b)
 {
-	unsigned int start, end, nr;
 	void *base = NULL;
+	unsigned int i;
 
-	for_each_set_bitrange(start, end, todo, BLOCK_PAGES) {
-		for (; start < end; start += nr) {
-			nr = min(end - start, WINDOW_CLEAR_PAGES);
-			if (!base) {
-				base = unmapped_map_block(b->pfn);
-				if (!base)
-					return false;
-			}
-			clear_pages(base + start * PAGE_SIZE, nr);
-			if (need_resched()) {
-				unmapped_unmap_block(base);
-				base = NULL;
-				cond_resched();
-			}
+	for (i = 0; i < BLOCK_PAGES; i += WINDOW_CLEAR_PAGES) {
+		if (!base) {
+			base = unmapped_map_block(b->pfn);
+			if (!base)
+				return false;
+		}
+		clear_pages(base + i * PAGE_SIZE, WINDOW_CLEAR_PAGES);
+		if (need_resched()) {
+			unmapped_unmap_block(base);
+			base = NULL;
+			cond_resched();
 		}
 	}
 	if (base)
@@ -386,8 +383,8 @@ static void unmapped_block_zero(struct unmapped_block *b,
 	unsigned int i;
 	void *addr;
 
-	if (b->order != BLOCK_ORDER || nr != BLOCK_PAGES ||
-	    !unmapped_block_zero_window(b, todo)) {
+	/* All BLOCK_PAGES to zero: a whole 2 MiB block, all the caller's. */
+	if (nr != BLOCK_PAGES || !unmapped_block_zero_window(b)) {
 		for_each_set_bit(i, todo, unmapped_block_pages(b)) {
 			addr = unmapped_map_slot(b->pfn + i);
 			clear_page(addr);
